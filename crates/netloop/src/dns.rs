@@ -1,0 +1,123 @@
+//! Name lookup: Node's `dns.lookup`, which is `getaddrinfo` run on the
+//! thread pool so the loop never blocks.
+//!
+//! IP literals are answered without the pool (on the next tick, so the
+//! callback is never called from inside `lookup`). Results keep the order
+//! the resolver gives (Node 20's default `verbatim` order).
+//!
+//! ```
+//! netloop::run(|| {
+//!     netloop::dns::lookup("127.0.0.1", 0, |res| {
+//!         let addr = res.unwrap();
+//!         assert_eq!(addr.to_string(), "127.0.0.1");
+//!     });
+//!     Ok(())
+//! })
+//! .unwrap();
+//! ```
+
+use std::net::{IpAddr, ToSocketAddrs};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::event_loop;
+use crate::net::is_ip;
+
+/// Look up `host` and call `f` with the first address of the wanted
+/// `family` (4, 6, or 0 for either). Node: `dns.lookup(host, { family })`.
+///
+/// # Panics
+///
+/// Outside `netloop::run`.
+pub fn lookup(host: &str, family: u8, f: impl FnOnce(Result<IpAddr>) + 'static) {
+    let host_owned = host.to_owned();
+    lookup_all(host, family, move |res| {
+        f(res.and_then(|addrs| {
+            addrs
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::lookup_failed(ErrorCode::ENOTFOUND, &host_owned))
+        }))
+    });
+}
+
+/// Look up every address of `host` (Node: `dns.lookup(host, { all: true })`).
+///
+/// # Errors
+///
+/// Passed to `f`: `ENOTFOUND` (syscall `getaddrinfo`, with the hostname)
+/// when the name does not resolve, `EAI_AGAIN` when the resolver could not
+/// be reached.
+///
+/// # Panics
+///
+/// Outside `netloop::run`.
+pub fn lookup_all(host: &str, family: u8, f: impl FnOnce(Result<Vec<IpAddr>>) + 'static) {
+    let lp = event_loop::current();
+    if is_ip(host) != 0 {
+        let res = match host.parse::<IpAddr>() {
+            Ok(ip) if family_matches(ip, family) => Ok(vec![ip]),
+            _ => Err(Error::lookup_failed(ErrorCode::ENOTFOUND, host)),
+        };
+        lp.next_tick(move || f(res));
+        return;
+    }
+    let host = host.to_owned();
+    tracing::debug!(target: "netloop::dns", %host, family, "lookup");
+    let query = host.clone();
+    lp.queue_work(
+        move || resolve(&query),
+        move |res: std::result::Result<Vec<IpAddr>, ErrorCode>| {
+            let res = match res {
+                Ok(addrs) => {
+                    let addrs: Vec<IpAddr> = addrs
+                        .into_iter()
+                        .filter(|ip| family_matches(*ip, family))
+                        .collect();
+                    if addrs.is_empty() {
+                        Err(Error::lookup_failed(ErrorCode::ENOTFOUND, &host))
+                    } else {
+                        Ok(addrs)
+                    }
+                }
+                Err(code) => Err(Error::lookup_failed(code, &host)),
+            };
+            tracing::debug!(target: "netloop::dns", %host, ok = res.is_ok(), "lookup done");
+            f(res)
+        },
+    );
+}
+
+fn family_matches(ip: IpAddr, family: u8) -> bool {
+    match family {
+        4 => ip.is_ipv4(),
+        6 => ip.is_ipv6(),
+        _ => true,
+    }
+}
+
+/// The blocking part, run on a pool thread: std's resolver is
+/// `getaddrinfo`. Duplicates (one per socket type) are removed, order kept.
+fn resolve(host: &str) -> std::result::Result<Vec<IpAddr>, ErrorCode> {
+    match (host, 0u16).to_socket_addrs() {
+        Ok(iter) => {
+            let mut out: Vec<IpAddr> = Vec::new();
+            for sa in iter {
+                if !out.contains(&sa.ip()) {
+                    out.push(sa.ip());
+                }
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            // std folds getaddrinfo's EAI_* codes into the message; Node maps
+            // EAI_AGAIN to its own code and the "no such name" family to
+            // ENOTFOUND.
+            let text = e.to_string();
+            if text.contains("Temporary failure") {
+                Err(ErrorCode::EAI_AGAIN)
+            } else {
+                Err(ErrorCode::ENOTFOUND)
+            }
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! The event loop: libuv's phases, Node's `process.nextTick` queue, and the
+//! rule that decides when the loop (and so `netloop::run`) ends.
+//!
+//! One iteration, in the order `EventLoop::run` follows (see
+//! `docs/design.md` for the long form):
+//!
+//! 1. update the cached time;
+//! 2. run due timers;
+//! 3. run pending callbacks (write completions, deferred errors);
+//! 4. poll for I/O (mio, edge-triggered), blocking until the next timer
+//!    unless something is already waiting;
+//! 5. run check callbacks (`set_immediate`);
+//! 6. run close callbacks (`close` events).
+//!
+//! After every callback the `next_tick` queue is drained, as Node drains it
+//! after every call from native code into JavaScript.
+
+mod handles;
+mod threadpool;
+pub(crate) mod timers;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Registry, Token};
+use slab::Slab;
+
+use crate::error::{Error, Result};
+
+pub(crate) use handles::{HandleRef, IoHandler, Ready};
+pub(crate) use threadpool::Remote;
+use timers::TimerWheel;
+
+/// The size of the read buffer every stream on a loop shares (libuv and
+/// Node read 64 KiB at a time).
+pub(crate) const READ_BUF_SIZE: usize = 64 * 1024;
+
+/// The token reserved for the thread pool's waker.
+const WAKER_TOKEN: Token = Token(usize::MAX);
+
+type Callback = Box<dyn FnOnce()>;
+type WorkDone = Box<dyn FnOnce(threadpool::Output)>;
+
+/// One thread's event loop. Reached through [`current`]; every handle keeps
+/// an `Rc` to the loop it was created on.
+pub(crate) struct EventLoop {
+    poll: RefCell<Poll>,
+    registry: Registry,
+    events: RefCell<Events>,
+    /// Readiness handlers by token index, with a generation so an event for a
+    /// handle closed earlier in the same batch never reaches its successor.
+    io: RefCell<Slab<(u32, Rc<dyn IoHandler>)>>,
+    io_generation: Cell<u32>,
+    pub(crate) timers: TimerWheel,
+    next_ticks: RefCell<VecDeque<Callback>>,
+    pending: RefCell<VecDeque<Callback>>,
+    closing: RefCell<VecDeque<Callback>>,
+    /// Ref'd active handles (servers, sockets, timers, immediates).
+    active_refs: Cell<usize>,
+    /// Requests in flight on the thread pool.
+    active_reqs: Cell<usize>,
+    work_done: RefCell<Slab<WorkDone>>,
+    remote: Arc<Remote>,
+    now: Cell<Instant>,
+    /// The error that stops the loop: an `error` event nobody listened to.
+    stop_error: RefCell<Option<Error>>,
+    read_buf: RefCell<Option<Box<[u8]>>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<EventLoop>>> = const { RefCell::new(None) };
+}
+
+/// The loop running on this thread.
+///
+/// # Panics
+///
+/// Outside `netloop::run`: using netloop there is a programming error.
+pub(crate) fn current() -> Rc<EventLoop> {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .expect("netloop: no event loop on this thread; call this inside netloop::run(|| { ... })")
+}
+
+impl EventLoop {
+    fn new() -> Result<Rc<EventLoop>> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = mio::Waker::new(&registry, WAKER_TOKEN)?;
+        Ok(Rc::new(EventLoop {
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(Events::with_capacity(1024)),
+            io: RefCell::new(Slab::with_capacity(64)),
+            io_generation: Cell::new(0),
+            timers: TimerWheel::new(),
+            next_ticks: RefCell::new(VecDeque::new()),
+            pending: RefCell::new(VecDeque::new()),
+            closing: RefCell::new(VecDeque::new()),
+            active_refs: Cell::new(0),
+            active_reqs: Cell::new(0),
+            work_done: RefCell::new(Slab::new()),
+            remote: Arc::new(Remote::new(waker)),
+            now: Cell::new(Instant::now()),
+            stop_error: RefCell::new(None),
+            read_buf: RefCell::new(Some(vec![0u8; READ_BUF_SIZE].into_boxed_slice())),
+        }))
+    }
+
+    /// The loop's cached time, updated at the start of each iteration and
+    /// after each poll (libuv's `uv_now`).
+    pub(crate) fn now(&self) -> Instant {
+        self.now.get()
+    }
+
+    fn update_time(&self) {
+        self.now.set(Instant::now());
+    }
+
+    // ----- queues -------------------------------------------------------
+
+    /// Node's `process.nextTick`.
+    pub(crate) fn next_tick(&self, f: impl FnOnce() + 'static) {
+        self.next_ticks.borrow_mut().push_back(Box::new(f));
+    }
+
+    /// Queue a callback for the pending phase of this or the next iteration.
+    pub(crate) fn defer(&self, f: impl FnOnce() + 'static) {
+        self.pending.borrow_mut().push_back(Box::new(f));
+    }
+
+    /// Queue a callback for the close phase (libuv's `uv_close` callback).
+    pub(crate) fn defer_close(&self, f: impl FnOnce() + 'static) {
+        self.closing.borrow_mut().push_back(Box::new(f));
+    }
+
+    /// Run the `next_tick` queue until it is empty, including ticks queued
+    /// by ticks.
+    fn drain_ticks(&self) {
+        loop {
+            if self.stopping() {
+                return;
+            }
+            let Some(f) = self.next_ticks.borrow_mut().pop_front() else {
+                return;
+            };
+            f();
+        }
+    }
+
+    /// Call into user code, then drain the tick queue.
+    pub(crate) fn invoke(&self, f: impl FnOnce()) {
+        f();
+        self.drain_ticks();
+    }
+
+    // ----- alive accounting ----------------------------------------------
+
+    pub(crate) fn ref_inc(&self) {
+        self.active_refs.set(self.active_refs.get() + 1);
+    }
+
+    pub(crate) fn ref_dec(&self) {
+        self.active_refs
+            .set(self.active_refs.get().saturating_sub(1));
+    }
+
+    /// libuv's `uv__loop_alive` plus Node's tick queue: ref'd active
+    /// handles, requests in flight, or callbacks already queued.
+    fn alive(&self) -> bool {
+        self.active_refs.get() > 0
+            || self.timers.ref_count() > 0
+            || self.active_reqs.get() > 0
+            || !self.pending.borrow().is_empty()
+            || !self.closing.borrow().is_empty()
+            || !self.next_ticks.borrow().is_empty()
+    }
+
+    // ----- stopping -----------------------------------------------------
+
+    /// Stop the loop with an error (an `error` event with no listener).
+    /// The first error wins.
+    pub(crate) fn fail(&self, err: Error) {
+        let mut slot = self.stop_error.borrow_mut();
+        if slot.is_none() {
+            tracing::debug!(target: "netloop", error = %err, "unhandled error event: stopping the loop");
+            *slot = Some(err);
+        }
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop_error.borrow().is_some()
+    }
+
+    // ----- I/O registration -----------------------------------------------
+
+    /// Register a source once, for both directions, edge-triggered.
+    pub(crate) fn register(
+        &self,
+        source: &mut (impl mio::event::Source + ?Sized),
+        handler: Rc<dyn IoHandler>,
+    ) -> std::io::Result<Token> {
+        let generation = self.io_generation.get().wrapping_add(1);
+        self.io_generation.set(generation);
+        let key = self.io.borrow_mut().insert((generation, handler));
+        let token = Token(key);
+        if let Err(e) =
+            self.registry
+                .register(source, token, Interest::READABLE | Interest::WRITABLE)
+        {
+            self.io.borrow_mut().remove(key);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    /// Deregister a source and forget its handler. The caller drops the
+    /// source (closing the fd) afterwards.
+    pub(crate) fn deregister(&self, source: &mut (impl mio::event::Source + ?Sized), token: Token) {
+        // Deregistering an fd that is about to be closed cannot usefully
+        // fail; closing it removes it from epoll anyway.
+        let _ = self.registry.deregister(source);
+        let mut io = self.io.borrow_mut();
+        if io.contains(token.0) {
+            io.remove(token.0);
+        }
+    }
+
+    // ----- the shared read buffer -------------------------------------------
+
+    /// Borrow the loop's read buffer. Reads never nest, but if one ever did
+    /// it would get a fresh buffer rather than a panic.
+    pub(crate) fn take_read_buf(&self) -> Box<[u8]> {
+        self.read_buf
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| vec![0u8; READ_BUF_SIZE].into_boxed_slice())
+    }
+
+    pub(crate) fn put_read_buf(&self, buf: Box<[u8]>) {
+        *self.read_buf.borrow_mut() = Some(buf);
+    }
+
+    // ----- thread pool --------------------------------------------------------
+
+    /// Run `work` on the thread pool and `done` with its result on this loop,
+    /// in the poll phase. The request keeps the loop alive until `done` runs.
+    pub(crate) fn queue_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        let key = self
+            .work_done
+            .borrow_mut()
+            .insert(Box::new(move |out: threadpool::Output| {
+                if let Ok(v) = out.downcast::<T>() {
+                    done(*v);
+                }
+            }));
+        self.active_reqs.set(self.active_reqs.get() + 1);
+        let remote = Arc::clone(&self.remote);
+        threadpool::submit(Box::new(move || {
+            let out: threadpool::Output = Box::new(work());
+            remote.complete(key, out);
+        }));
+    }
+
+    fn run_work_done(&self) {
+        for (key, out) in self.remote.take_completed() {
+            let done = {
+                let mut slab = self.work_done.borrow_mut();
+                slab.try_remove(key)
+            };
+            self.active_reqs
+                .set(self.active_reqs.get().saturating_sub(1));
+            if let Some(done) = done {
+                self.invoke(|| done(out));
+                if self.stopping() {
+                    return;
+                }
+            }
+        }
+    }
+
+    // ----- phases -------------------------------------------------------------
+
+    /// Run until nothing ref'd is alive or an unhandled error stops the loop.
+    /// The phases, in libuv's `uv_run` order.
+    fn run(&self) {
+        self.drain_ticks();
+        while !self.stopping() && self.alive() {
+            // 1. Update the cached time.
+            self.update_time();
+            // 2. Timers that are due.
+            self.run_timers();
+            // 3. Pending callbacks.
+            self.run_pending();
+            // 4. Poll for I/O.
+            self.run_poll();
+            // 5. Check: immediates.
+            self.run_check();
+            // 6. Close callbacks.
+            self.run_closing();
+        }
+    }
+
+    fn run_timers(&self) {
+        while !self.stopping() {
+            let Some(fire) = self.timers.pop_due(self.now()) else {
+                return;
+            };
+            self.invoke(fire);
+        }
+    }
+
+    fn run_pending(&self) {
+        // Only what was queued before this phase began; callbacks queued now
+        // wait for the next iteration, as in libuv.
+        let batch = std::mem::take(&mut *self.pending.borrow_mut());
+        self.run_batch(batch);
+    }
+
+    fn run_batch(&self, batch: VecDeque<Callback>) {
+        for f in batch {
+            if self.stopping() {
+                return;
+            }
+            self.invoke(f);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if self.stopping()
+            || !self.pending.borrow().is_empty()
+            || !self.closing.borrow().is_empty()
+            || !self.next_ticks.borrow().is_empty()
+            || self.timers.has_immediates()
+        {
+            return Some(Duration::ZERO);
+        }
+        if self.active_refs.get() == 0
+            && self.timers.ref_count() == 0
+            && self.active_reqs.get() == 0
+        {
+            return Some(Duration::ZERO);
+        }
+        self.timers
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    fn run_poll(&self) {
+        let timeout = self.poll_timeout();
+        {
+            let mut poll = self.poll.borrow_mut();
+            let mut events = self.events.borrow_mut();
+            if let Err(e) = poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    self.fail(Error::from_syscall(&e, "epoll_wait"));
+                }
+                return;
+            }
+        }
+        self.update_time();
+        // Copy the batch out so handlers can register and poll freely.
+        let batch: Vec<(Token, Ready)> = self
+            .events
+            .borrow()
+            .iter()
+            .map(|e| (e.token(), Ready::from_event(e)))
+            .collect();
+        for (token, ready) in batch {
+            if self.stopping() {
+                return;
+            }
+            if token == WAKER_TOKEN {
+                self.run_work_done();
+                continue;
+            }
+            self.dispatch(token, ready);
+        }
+    }
+
+    /// Deliver a readiness event to its handler, if the handler that owned
+    /// the token when the event was queued is still registered.
+    pub(crate) fn dispatch(&self, token: Token, ready: Ready) {
+        let handler = {
+            let io = self.io.borrow();
+            match io.get(token.0) {
+                Some((_, h)) => Rc::clone(h),
+                None => return,
+            }
+        };
+        self.invoke(|| handler.on_ready(ready));
+    }
+
+    fn run_check(&self) {
+        let batch = self.timers.take_immediates();
+        for fire in batch {
+            if self.stopping() {
+                return;
+            }
+            if let Some(f) = self.timers.start_immediate(fire) {
+                self.invoke(f);
+            }
+        }
+    }
+
+    fn run_closing(&self) {
+        let batch = std::mem::take(&mut *self.closing.borrow_mut());
+        self.run_batch(batch);
+    }
+
+    /// Close everything still open and drop every queued callback, so that
+    /// `Rc` cycles through user closures are broken and fds are closed.
+    fn teardown(&self) {
+        let handlers: Vec<Rc<dyn IoHandler>> =
+            self.io.borrow_mut().drain().map(|(_, h)| h).collect();
+        for h in &handlers {
+            h.teardown();
+        }
+        drop(handlers);
+        self.next_ticks.borrow_mut().clear();
+        self.pending.borrow_mut().clear();
+        self.closing.borrow_mut().clear();
+        self.work_done.borrow_mut().clear();
+        self.timers.clear();
+    }
+}
+
+/// Node's `process.nextTick`: run `f` after the current callback returns,
+/// before any I/O or timer.
+///
+/// # Panics
+///
+/// Outside [`run`].
+pub fn next_tick(f: impl FnOnce() + 'static) {
+    current().next_tick(f);
+}
+
+/// Create this thread's loop, run `main` (the "main script"), then run the
+/// loop until nothing ref'd is alive: Node's process exit rule.
+///
+/// # Errors
+///
+/// The error `main` returns, or the first error emitted on an emitter with
+/// no `error` listener (Node's uncaught exception), which stops the loop and
+/// closes every handle.
+///
+/// ```
+/// fn main() -> netloop::Result<()> {
+///     netloop::run(|| {
+///         netloop::next_tick(|| println!("tick"));
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn run<F: FnOnce() -> Result<()>>(main: F) -> Result<()> {
+    let lp = EventLoop::new()?;
+    let nested = CURRENT.with(|c| c.borrow().is_some());
+    assert!(
+        !nested,
+        "netloop::run called inside netloop::run: one loop per thread"
+    );
+    CURRENT.with(|c| *c.borrow_mut() = Some(Rc::clone(&lp)));
+    let result = main();
+    if result.is_ok() {
+        lp.run();
+    }
+    lp.teardown();
+    let stop = lp.stop_error.borrow_mut().take();
+    CURRENT.with(|c| *c.borrow_mut() = None);
+    result?;
+    match stop {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

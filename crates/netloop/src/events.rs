@@ -1,0 +1,379 @@
+//! Typed events: Node's `EventEmitter`, with event names as typed keys.
+//!
+//! An [`Event<A>`] is a name plus the type of the payload its listeners
+//! receive. [`Server`](crate::net::Server) and [`Socket`](crate::net::Socket)
+//! define their events as associated consts (`Socket::DATA`,
+//! `Server::CONNECTION`), and any other name works for user events:
+//!
+//! ```
+//! use netloop::events::Event;
+//! use netloop::net::Socket;
+//!
+//! const GREETING: Event<str> = Event::new("greeting");
+//!
+//! netloop::run(|| {
+//!     let s = Socket::new();
+//!     s.on(GREETING, |_sock, text| assert_eq!(text, "hello"));
+//!     assert!(s.emit(GREETING, "hello"));
+//!     assert_eq!(s.listener_count("greeting"), 1);
+//!     Ok(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! Listeners receive the emitter first (JavaScript's `this`), so a listener
+//! never has to capture its own handle. As in Node, an emit calls the
+//! listeners registered when it started, in order; a listener may add or
+//! remove listeners, or destroy the emitter, while it runs. A listener
+//! registered for a name with a different payload type is not called.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+/// A typed event key: a name and the payload type `A` (Node's event name
+/// strings, with types).
+pub struct Event<A: ?Sized + 'static> {
+    name: &'static str,
+    _payload: PhantomData<fn(&A)>,
+}
+
+impl<A: ?Sized> Event<A> {
+    /// An event named `name` whose listeners receive `&A`.
+    pub const fn new(name: &'static str) -> Self {
+        Event {
+            name,
+            _payload: PhantomData,
+        }
+    }
+
+    /// The event's name, as Node spells it (`"data"`, `"close"`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<A: ?Sized> Clone for Event<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A: ?Sized> Copy for Event<A> {}
+
+impl<A: ?Sized> fmt::Debug for Event<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Event({:?})", self.name)
+    }
+}
+
+/// Identifies one registered listener, for [`off`](crate::net::Socket::off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+/// A listener's closure behind a type-erased pointer: the concrete type is
+/// `RefCell<Box<dyn FnMut(&T, &A)>>`.
+struct ListenerCell {
+    fired: Cell<bool>,
+    f: Box<dyn Any>,
+}
+
+type ListenerFn<T, A> = Box<dyn FnMut(&T, &A)>;
+type Handler<T, A> = RefCell<ListenerFn<T, A>>;
+
+struct Slot {
+    id: u64,
+    name: &'static str,
+    once: bool,
+    cell: Rc<ListenerCell>,
+}
+
+/// The listener table of one emitter. Stored inline in each Server and
+/// Socket: a short vector, no hash map per emitter.
+#[derive(Default)]
+pub(crate) struct Listeners {
+    slots: RefCell<Vec<Slot>>,
+    next_id: Cell<u64>,
+}
+
+impl Listeners {
+    pub(crate) fn add<T: 'static, A: ?Sized + 'static>(
+        &self,
+        ev: Event<A>,
+        once: bool,
+        prepend: bool,
+        f: impl FnMut(&T, &A) + 'static,
+    ) -> ListenerId {
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        let boxed: ListenerFn<T, A> = Box::new(f);
+        let handler: Handler<T, A> = RefCell::new(boxed);
+        let slot = Slot {
+            id,
+            name: ev.name,
+            once,
+            cell: Rc::new(ListenerCell {
+                fired: Cell::new(false),
+                f: Box::new(handler),
+            }),
+        };
+        let mut slots = self.slots.borrow_mut();
+        if prepend {
+            slots.insert(0, slot);
+        } else {
+            slots.push(slot);
+        }
+        ListenerId(id)
+    }
+
+    pub(crate) fn remove(&self, id: ListenerId) -> bool {
+        let mut slots = self.slots.borrow_mut();
+        match slots.iter().position(|s| s.id == id.0) {
+            Some(i) => {
+                slots.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn remove_all(&self, name: Option<&str>) {
+        let removed: Vec<Slot> = {
+            let mut slots = self.slots.borrow_mut();
+            match name {
+                None => std::mem::take(&mut *slots),
+                Some(n) => {
+                    let (gone, kept) = std::mem::take(&mut *slots)
+                        .into_iter()
+                        .partition(|s| s.name == n);
+                    *slots = kept;
+                    gone
+                }
+            }
+        };
+        // Closures are dropped after the borrow ends: a closure's drop may
+        // touch this emitter.
+        drop(removed);
+    }
+
+    pub(crate) fn count(&self, name: &str) -> usize {
+        self.slots
+            .borrow()
+            .iter()
+            .filter(|s| s.name == name)
+            .count()
+    }
+
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = Vec::new();
+        for s in self.slots.borrow().iter() {
+            if !names.contains(&s.name) {
+                names.push(s.name);
+            }
+        }
+        names
+    }
+
+    /// Call the listeners for `ev` registered when the emit starts. Returns
+    /// whether there were any.
+    pub(crate) fn emit<T: 'static, A: ?Sized + 'static>(
+        &self,
+        this: &T,
+        ev: Event<A>,
+        arg: &A,
+    ) -> bool {
+        // The common case is one listener: no allocation for it.
+        let (first, rest) = {
+            let slots = self.slots.borrow();
+            let mut matching = slots.iter().filter(|s| s.name == ev.name);
+            let Some(first) = matching.next() else {
+                return false;
+            };
+            let first = (first.id, first.once, Rc::clone(&first.cell));
+            let rest: Vec<(u64, bool, Rc<ListenerCell>)> = matching
+                .map(|s| (s.id, s.once, Rc::clone(&s.cell)))
+                .collect();
+            (first, rest)
+        };
+        self.call::<T, A>(this, first, arg);
+        for entry in rest {
+            self.call::<T, A>(this, entry, arg);
+        }
+        true
+    }
+
+    fn call<T: 'static, A: ?Sized + 'static>(
+        &self,
+        this: &T,
+        (id, once, cell): (u64, bool, Rc<ListenerCell>),
+        arg: &A,
+    ) {
+        if once {
+            if cell.fired.replace(true) {
+                return;
+            }
+            self.remove(ListenerId(id));
+        }
+        let Some(handler) = cell.f.downcast_ref::<Handler<T, A>>() else {
+            return;
+        };
+        match handler.try_borrow_mut() {
+            Ok(mut f) => f(this, arg),
+            Err(_) => {
+                tracing::warn!(
+                    target: "netloop",
+                    "a listener emitted its own event recursively; the nested call was skipped"
+                );
+            }
+        }
+    }
+}
+
+/// Defines Node's `EventEmitter` methods on an emitter type that has a
+/// `fn listeners(&self) -> &Listeners` and an `fn on_listener_added(&self,
+/// name)` hook.
+macro_rules! impl_emitter {
+    ($ty:ident) => {
+        impl $ty {
+            /// Add a listener (Node: `emitter.on(name, fn)`).
+            pub fn on<A: ?Sized + 'static>(
+                &self,
+                ev: $crate::events::Event<A>,
+                f: impl FnMut(&$ty, &A) + 'static,
+            ) -> $crate::events::ListenerId {
+                let id = self.listeners().add::<$ty, A>(ev, false, false, f);
+                self.on_listener_added(ev.name());
+                id
+            }
+
+            /// Add a listener that runs at most once (Node: `emitter.once`).
+            pub fn once<A: ?Sized + 'static>(
+                &self,
+                ev: $crate::events::Event<A>,
+                f: impl FnMut(&$ty, &A) + 'static,
+            ) -> $crate::events::ListenerId {
+                let id = self.listeners().add::<$ty, A>(ev, true, false, f);
+                self.on_listener_added(ev.name());
+                id
+            }
+
+            /// Add a listener before the others (Node: `prependListener`).
+            pub fn prepend_listener<A: ?Sized + 'static>(
+                &self,
+                ev: $crate::events::Event<A>,
+                f: impl FnMut(&$ty, &A) + 'static,
+            ) -> $crate::events::ListenerId {
+                let id = self.listeners().add::<$ty, A>(ev, false, true, f);
+                self.on_listener_added(ev.name());
+                id
+            }
+
+            /// Add a one-time listener before the others (Node:
+            /// `prependOnceListener`).
+            pub fn prepend_once_listener<A: ?Sized + 'static>(
+                &self,
+                ev: $crate::events::Event<A>,
+                f: impl FnMut(&$ty, &A) + 'static,
+            ) -> $crate::events::ListenerId {
+                let id = self.listeners().add::<$ty, A>(ev, true, true, f);
+                self.on_listener_added(ev.name());
+                id
+            }
+
+            /// Remove one listener; false if it was already gone (Node:
+            /// `emitter.off`).
+            pub fn off(&self, id: $crate::events::ListenerId) -> bool {
+                self.listeners().remove(id)
+            }
+
+            /// Remove every listener, or every listener of one event (Node:
+            /// `removeAllListeners`).
+            pub fn remove_all_listeners(&self, name: Option<&str>) -> &Self {
+                self.listeners().remove_all(name);
+                self
+            }
+
+            /// How many listeners an event has (Node: `listenerCount`).
+            pub fn listener_count(&self, name: &str) -> usize {
+                self.listeners().count(name)
+            }
+
+            /// The names of events with listeners (Node: `eventNames`).
+            pub fn event_names(&self) -> Vec<&'static str> {
+                self.listeners().names()
+            }
+
+            /// Call the listeners of `ev` with `arg`; true if there were any
+            /// (Node: `emitter.emit`). An `error` event with no listener
+            /// stops `netloop::run` with `ERR_UNHANDLED_ERROR` (the built-in
+            /// error events stop it with the error itself).
+            pub fn emit<A: ?Sized + 'static>(&self, ev: $crate::events::Event<A>, arg: &A) -> bool {
+                let had = self.listeners().emit::<$ty, A>(self, ev, arg);
+                if !had && ev.name() == "error" {
+                    self.lp().fail($crate::error::Error::new(
+                        $crate::error::ErrorCode::ERR_UNHANDLED_ERROR,
+                        "Unhandled error. ('error' event emitted with no listener)",
+                    ));
+                }
+                had
+            }
+
+            /// Emit an `error`: with no listener, the error stops the loop
+            /// (Node's uncaught exception).
+            pub(crate) fn emit_error(&self, err: &$crate::error::Error) {
+                let had = self
+                    .listeners()
+                    .emit::<$ty, $crate::error::Error>(self, $ty::ERROR, err);
+                if !had {
+                    self.lp().fail(err.clone());
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_emitter;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Thing;
+
+    #[test]
+    fn once_runs_once_and_order_is_kept() {
+        let l = Listeners::default();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let ev: Event<u32> = Event::new("x");
+        let a = Rc::clone(&log);
+        l.add::<Thing, u32>(ev, false, false, move |_, v| a.borrow_mut().push(("a", *v)));
+        let b = Rc::clone(&log);
+        l.add::<Thing, u32>(ev, true, false, move |_, v| b.borrow_mut().push(("b", *v)));
+        let c = Rc::clone(&log);
+        l.add::<Thing, u32>(ev, false, true, move |_, v| c.borrow_mut().push(("c", *v)));
+        assert!(l.emit(&Thing, ev, &1));
+        assert!(l.emit(&Thing, ev, &2));
+        assert_eq!(
+            *log.borrow(),
+            vec![("c", 1), ("a", 1), ("b", 1), ("c", 2), ("a", 2)]
+        );
+        assert_eq!(l.count("x"), 2);
+        l.remove_all(Some("x"));
+        assert!(!l.emit(&Thing, ev, &3));
+    }
+
+    #[test]
+    fn wrong_payload_type_is_not_called() {
+        let l = Listeners::default();
+        let hits = Rc::new(Cell::new(0));
+        let h = Rc::clone(&hits);
+        l.add::<Thing, u32>(Event::new("x"), false, false, move |_, _| {
+            h.set(h.get() + 1)
+        });
+        let other: Event<str> = Event::new("x");
+        l.emit(&Thing, other, "hi");
+        assert_eq!(hits.get(), 0);
+    }
+}

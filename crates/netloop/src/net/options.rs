@@ -1,0 +1,224 @@
+//! Option structs and small value types of `net`, with Node's defaults.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::net::BlockList;
+
+/// Node's default `highWaterMark` for sockets: 16 KiB.
+pub const DEFAULT_HIGH_WATER_MARK: usize = 16 * 1024;
+
+/// Node 20's default happy-eyeballs attempt timeout: 250 ms.
+pub const DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Options for [`Server::with_options`](crate::net::Server::with_options)
+/// (Node: `net.createServer(options)`).
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// Keep accepted sockets half-open after the peer's FIN (default false:
+    /// the socket ends its side once its writes flush).
+    pub allow_half_open: bool,
+    /// Accepted sockets start paused: no reading until `resume()`.
+    pub pause_on_connect: bool,
+    /// Set `TCP_NODELAY` on accepted sockets.
+    pub no_delay: bool,
+    /// Set `SO_KEEPALIVE` on accepted sockets.
+    pub keep_alive: bool,
+    /// The keep-alive idle time for accepted sockets.
+    pub keep_alive_initial_delay: Duration,
+    /// Write high-water mark of accepted sockets (default 16 KiB).
+    pub high_water_mark: Option<usize>,
+    /// Connections from addresses on this list are dropped.
+    pub block_list: Option<BlockList>,
+}
+
+/// Options for [`Socket::with_options`](crate::net::Socket::with_options)
+/// (Node: `new net.Socket(options)`).
+#[derive(Clone, Debug, Default)]
+pub struct SocketOptions {
+    /// Stay half-open after the peer's FIN (default false).
+    pub allow_half_open: bool,
+    /// Write high-water mark (default 16 KiB).
+    pub high_water_mark: Option<usize>,
+}
+
+/// Options for [`net::connect_with`](crate::net::connect_with) (Node:
+/// `net.connect(options)`). Set `path` for a Unix socket, `port`/`host`
+/// for TCP.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    /// Remote port.
+    pub port: u16,
+    /// Remote host: an IP literal or a name (default `localhost`).
+    pub host: Option<String>,
+    /// A Unix socket path (takes precedence over `port`/`host`).
+    pub path: Option<PathBuf>,
+    /// 4, 6, or 0 for either.
+    pub family: u8,
+    /// Bind to this local address before connecting.
+    pub local_address: Option<String>,
+    /// Bind to this local port before connecting.
+    pub local_port: Option<u16>,
+    /// Idle timeout, as `socket.set_timeout`.
+    pub timeout: Option<Duration>,
+    /// Set `TCP_NODELAY` once connected.
+    pub no_delay: bool,
+    /// Set `SO_KEEPALIVE` once connected.
+    pub keep_alive: bool,
+    /// Keep-alive idle time.
+    pub keep_alive_initial_delay: Duration,
+    /// Happy eyeballs (default on, as in Node 20).
+    pub auto_select_family: Option<bool>,
+    /// Per-attempt timeout of happy eyeballs (default 250 ms).
+    pub auto_select_family_attempt_timeout: Option<Duration>,
+    /// Stay half-open after the peer's FIN.
+    pub allow_half_open: bool,
+    /// Write high-water mark (default 16 KiB).
+    pub high_water_mark: Option<usize>,
+    /// Refuse to connect to addresses on this list (`ERR_IP_BLOCKED`).
+    pub block_list: Option<BlockList>,
+}
+
+/// Options for [`Server::listen_with`](crate::net::Server::listen_with)
+/// (Node: `server.listen(options)`).
+#[derive(Clone, Debug, Default)]
+pub struct ListenOptions {
+    /// Port (0 picks a free one).
+    pub port: u16,
+    /// Host: an IP literal or a name. `None` listens on `::` (dual-stack),
+    /// falling back to `0.0.0.0`.
+    pub host: Option<String>,
+    /// A Unix socket path (takes precedence over `port`/`host`).
+    pub path: Option<PathBuf>,
+    /// Listen backlog (default 511).
+    pub backlog: Option<i32>,
+    /// IPv6 only: do not accept IPv4 on `::`.
+    pub ipv6_only: bool,
+    /// `SO_REUSEPORT`: several listeners share the port (one per loop).
+    pub reuse_port: bool,
+}
+
+/// An address family (Node's `'IPv4'` / `'IPv6'` strings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4.
+    IPv4,
+    /// IPv6.
+    IPv6,
+}
+
+impl Family {
+    /// The family of an IP address.
+    pub fn of(ip: &IpAddr) -> Family {
+        if ip.is_ipv4() {
+            Family::IPv4
+        } else {
+            Family::IPv6
+        }
+    }
+
+    /// 4 or 6.
+    pub fn number(self) -> u8 {
+        match self {
+            Family::IPv4 => 4,
+            Family::IPv6 => 6,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::IPv4 => "IPv4",
+            Family::IPv6 => "IPv6",
+        })
+    }
+}
+
+/// Node's `socket.readyState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadyState {
+    /// Connecting.
+    Opening,
+    /// Readable and writable.
+    Open,
+    /// Our side ended; still reading.
+    ReadOnly,
+    /// The peer ended; still writing.
+    WriteOnly,
+    /// Not connected, or destroyed.
+    Closed,
+}
+
+impl fmt::Display for ReadyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReadyState::Opening => "opening",
+            ReadyState::Open => "open",
+            ReadyState::ReadOnly => "readOnly",
+            ReadyState::WriteOnly => "writeOnly",
+            ReadyState::Closed => "closed",
+        })
+    }
+}
+
+/// How `data` chunks are cut and shaped (Node: `socket.setEncoding`).
+/// Payloads stay bytes; an encoding changes where chunks are split and, for
+/// `Hex`, what the bytes are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// Chunks end on UTF-8 character boundaries: a character split across
+    /// two reads is delivered whole with the second.
+    Utf8,
+    /// Each chunk is delivered as lowercase hex text.
+    Hex,
+}
+
+/// The payload of [`Server::DROP`](crate::net::Server::DROP): the
+/// connection refused because of `max_connections`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DropInfo {
+    /// Our address.
+    pub local_address: Option<IpAddr>,
+    /// Our port.
+    pub local_port: Option<u16>,
+    /// Our family.
+    pub local_family: Option<Family>,
+    /// The peer's address.
+    pub remote_address: Option<IpAddr>,
+    /// The peer's port.
+    pub remote_port: Option<u16>,
+    /// The peer's family.
+    pub remote_family: Option<Family>,
+}
+
+/// The payload of [`Socket::LOOKUP`](crate::net::Socket::LOOKUP) (Node's
+/// `'lookup'` arguments `(err, address, family, host)`).
+#[derive(Clone, Debug)]
+pub struct LookupInfo {
+    /// The lookup error, if it failed.
+    pub error: Option<Error>,
+    /// The address found.
+    pub address: Option<IpAddr>,
+    /// Its family.
+    pub family: Option<Family>,
+    /// The host name looked up.
+    pub host: String,
+}
+
+/// The payload of the `connectionAttempt*` events (happy eyeballs).
+#[derive(Clone, Debug)]
+pub struct ConnectionAttempt {
+    /// The address tried.
+    pub address: IpAddr,
+    /// The port.
+    pub port: u16,
+    /// Its family.
+    pub family: Family,
+    /// The failure (`connectionAttemptFailed` only).
+    pub error: Option<Error>,
+}

@@ -1,0 +1,1811 @@
+//! `Socket`: Node's `net.Socket`, a duplex stream over a TCP or Unix
+//! connection.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use crate::dns;
+use crate::error::{bad_port_nonzero, Error, ErrorCode, Result};
+use crate::event_loop::{self, EventLoop, HandleRef, IoHandler, Ready};
+use crate::events::{impl_emitter, Event, Listeners};
+use crate::net::options::{
+    ConnectOptions, ConnectionAttempt, Encoding, Family, LookupInfo, ReadyState, ServerOptions,
+    SocketOptions, DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT, DEFAULT_HIGH_WATER_MARK,
+};
+use crate::net::server::ServerInner;
+use crate::net::{is_ip, BlockList};
+use crate::stream::{Stream, StreamIo, WriteCb, WriteOutcome};
+use crate::timers::{self, Timer};
+use crate::{pipe, tcp};
+
+thread_local! {
+    pub(crate) static AUTO_SELECT_FAMILY: Cell<bool> = const { Cell::new(true) };
+    pub(crate) static ATTEMPT_TIMEOUT: Cell<Duration> =
+        const { Cell::new(DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT) };
+}
+
+/// At most this many reads per readiness event before yielding to other
+/// handles (libuv's `uv__read` loops 32 times; 64 KiB reads make 16 plenty).
+const MAX_READS_PER_EVENT: usize = 16;
+
+/// A TCP or Unix-socket connection (Node: `net.Socket`).
+///
+/// A socket is an event emitter: listen for [`Socket::CONNECT`],
+/// [`Socket::DATA`], [`Socket::END`], [`Socket::CLOSE`] and
+/// [`Socket::ERROR`] with [`on`](Socket::on). Listeners receive the socket
+/// first, so they never need to capture it.
+///
+/// ```
+/// use netloop::net::{self, Socket};
+///
+/// netloop::run(|| {
+///     let server = net::create_server(|_, sock: &Socket| {
+///         sock.pipe(sock); // echo
+///     });
+///     server.listen(0, "127.0.0.1")?;
+///     let port = server.address().unwrap().port();
+///
+///     let client = Socket::new();
+///     client.connect(port, "127.0.0.1")?;
+///     client.write("I am Chuck Norris!"); // queued until connected
+///     client.on(Socket::DATA, |c, data| {
+///         assert_eq!(data, b"I am Chuck Norris!");
+///         c.destroy();
+///     });
+///     client.on(Socket::CLOSE, move |_, had_error| {
+///         assert!(!had_error);
+///         server.close();
+///     });
+///     Ok(())
+/// })
+/// .unwrap();
+/// ```
+///
+/// # Lifecycle and event order
+///
+/// `lookup` (names only) → `connect` → `ready` → `data`… → `end` (peer's
+/// FIN) → `finish` (our FIN sent) → `close`. `close` is always last and
+/// fires exactly once; an `error` comes right before it.
+///
+/// # Reading, pausing and buffering
+///
+/// Reading starts when a `data` listener is attached. Bytes that arrive
+/// while there is no `data` listener, or while the socket is
+/// [paused](Socket::pause), are never dropped (Node drops them when the
+/// last `data` listener is removed): up to the high-water mark they wait in
+/// the socket, beyond it in the kernel, which is real TCP backpressure. They
+/// are delivered in order once a listener is attached or `resume()` is
+/// called.
+///
+/// # Writing and backpressure
+///
+/// [`write`](Socket::write) hands bytes to the kernel at once when nothing
+/// is queued and queues the rest; it returns `false` once the queue reaches
+/// the high-water mark (16 KiB), and [`Socket::DRAIN`] follows when it
+/// empties. Writes made while connecting are queued in order.
+#[derive(Clone)]
+pub struct Socket {
+    inner: Rc<SocketInner>,
+}
+
+pub(crate) struct SocketInner {
+    lp: Rc<EventLoop>,
+    listeners: Listeners,
+    handle_ref: HandleRef,
+    st: RefCell<State>,
+    me: Weak<SocketInner>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Never connected.
+    Idle,
+    /// Looking up or connecting.
+    Connecting,
+    Open,
+    Closed,
+}
+
+/// A write made before the connection was up.
+struct PendingWrite {
+    data: Vec<u8>,
+    cb: Option<WriteCb>,
+}
+
+/// The state of a connect: the addresses left to try (happy eyeballs), the
+/// errors so far, and the attempt timer.
+struct ConnectPlan {
+    host: String,
+    port: u16,
+    addrs: VecDeque<IpAddr>,
+    errors: Vec<Error>,
+    attempt_timeout: Option<Duration>,
+    attempt_timer: Option<Timer>,
+    current: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+    block_list: Option<BlockList>,
+}
+
+struct State {
+    phase: Phase,
+    stream: Option<Stream>,
+    /// Identifies the current connect so a stale lookup answer is ignored.
+    connect_seq: u64,
+    plan: Option<ConnectPlan>,
+    unix_path: Option<PathBuf>,
+
+    // Read side.
+    /// `None` until a `data` listener or `resume()`; `Some(false)` paused.
+    flowing: Option<bool>,
+    /// Read but not yet delivered.
+    read_buf: Vec<u8>,
+    readable_hwm: usize,
+    eof: bool,
+    end_emitted: bool,
+    flush_scheduled: bool,
+    encoding: Option<Encoding>,
+    /// A UTF-8 character cut by a read boundary.
+    partial: Vec<u8>,
+
+    // Write side.
+    hwm: usize,
+    pending: Vec<PendingWrite>,
+    pending_bytes: usize,
+    need_drain: bool,
+    ended: bool,
+    shutdown_done: bool,
+    finished: bool,
+    allow_half_open: bool,
+
+    destroyed: bool,
+    had_error: bool,
+    reset_on_close: bool,
+    destroy_after_finish: bool,
+
+    bytes_read: u64,
+    bytes_written: u64,
+    remote: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+
+    timeout: Option<Timer>,
+    no_delay: Option<bool>,
+    keep_alive: Option<(bool, Duration)>,
+    server: Option<Weak<ServerInner>>,
+}
+
+impl State {
+    fn new(allow_half_open: bool, hwm: usize) -> State {
+        State {
+            phase: Phase::Idle,
+            stream: None,
+            connect_seq: 0,
+            plan: None,
+            unix_path: None,
+            flowing: None,
+            read_buf: Vec::new(),
+            readable_hwm: hwm,
+            eof: false,
+            end_emitted: false,
+            flush_scheduled: false,
+            encoding: None,
+            partial: Vec::new(),
+            hwm,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            need_drain: false,
+            ended: false,
+            shutdown_done: false,
+            finished: false,
+            allow_half_open,
+            destroyed: false,
+            had_error: false,
+            reset_on_close: false,
+            destroy_after_finish: false,
+            bytes_read: 0,
+            bytes_written: 0,
+            remote: None,
+            local: None,
+            timeout: None,
+            no_delay: None,
+            keep_alive: None,
+            server: None,
+        }
+    }
+
+    fn queued_bytes(&self) -> usize {
+        self.pending_bytes + self.stream.as_ref().map_or(0, |s| s.queued_bytes())
+    }
+
+    fn can_read(&self) -> bool {
+        self.phase == Phase::Open
+            && !self.destroyed
+            && !self.eof
+            && self.flowing != Some(false)
+            && self.read_buf.len() < self.readable_hwm
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.inner.st.borrow();
+        f.debug_struct("Socket")
+            .field("phase", &st.phase)
+            .field("remote", &st.remote)
+            .field("local", &st.local)
+            .field("destroyed", &st.destroyed)
+            .finish()
+    }
+}
+
+impl Socket {
+    /// Emitted when the connection is established (Node: `'connect'`).
+    pub const CONNECT: Event<()> = Event::new("connect");
+    /// Emitted right after `connect` (Node: `'ready'`).
+    pub const READY: Event<()> = Event::new("ready");
+    /// A chunk of received bytes (Node: `'data'`).
+    pub const DATA: Event<[u8]> = Event::new("data");
+    /// The peer ended its side (Node: `'end'`).
+    pub const END: Event<()> = Event::new("end");
+    /// Our side ended and every write reached the kernel (Node: `'finish'`).
+    pub const FINISH: Event<()> = Event::new("finish");
+    /// The write queue emptied after `write()` returned false (Node: `'drain'`).
+    pub const DRAIN: Event<()> = Event::new("drain");
+    /// The idle timeout passed (Node: `'timeout'`); the socket stays open.
+    pub const TIMEOUT: Event<()> = Event::new("timeout");
+    /// The socket is closed; the payload is `had_error` (Node: `'close'`).
+    pub const CLOSE: Event<bool> = Event::new("close");
+    /// A failure; `close(true)` follows (Node: `'error'`).
+    pub const ERROR: Event<Error> = Event::new("error");
+    /// A host name was looked up (Node: `'lookup'`).
+    pub const LOOKUP: Event<LookupInfo> = Event::new("lookup");
+    /// A happy-eyeballs attempt started (Node: `'connectionAttempt'`).
+    pub const CONNECTION_ATTEMPT: Event<ConnectionAttempt> = Event::new("connectionAttempt");
+    /// A happy-eyeballs attempt failed (Node: `'connectionAttemptFailed'`).
+    pub const CONNECTION_ATTEMPT_FAILED: Event<ConnectionAttempt> =
+        Event::new("connectionAttemptFailed");
+    /// A happy-eyeballs attempt timed out (Node: `'connectionAttemptTimeout'`).
+    pub const CONNECTION_ATTEMPT_TIMEOUT: Event<ConnectionAttempt> =
+        Event::new("connectionAttemptTimeout");
+
+    /// An unconnected socket (Node: `new net.Socket()`).
+    ///
+    /// # Panics
+    ///
+    /// Outside `netloop::run`.
+    pub fn new() -> Socket {
+        Socket::with_options(SocketOptions::default())
+    }
+
+    /// An unconnected socket with options (Node: `new net.Socket(options)`).
+    ///
+    /// # Panics
+    ///
+    /// Outside `netloop::run`.
+    pub fn with_options(opts: SocketOptions) -> Socket {
+        let lp = event_loop::current();
+        let hwm = opts.high_water_mark.unwrap_or(DEFAULT_HIGH_WATER_MARK);
+        Socket::from_state(lp, State::new(opts.allow_half_open, hwm))
+    }
+
+    fn from_state(lp: Rc<EventLoop>, st: State) -> Socket {
+        let inner = Rc::new_cyclic(|me| SocketInner {
+            handle_ref: HandleRef::new(Rc::clone(&lp)),
+            lp,
+            listeners: Listeners::default(),
+            st: RefCell::new(st),
+            me: me.clone(),
+        });
+        Socket { inner }
+    }
+
+    /// Wrap an accepted connection (Node's `onconnection` making
+    /// `new Socket({ handle, allowHalfOpen, pauseOnCreate })`).
+    pub(crate) fn from_accepted(
+        io: StreamIo,
+        opts: &ServerOptions,
+        server: Weak<ServerInner>,
+    ) -> io::Result<Socket> {
+        let lp = event_loop::current();
+        let hwm = opts.high_water_mark.unwrap_or(DEFAULT_HIGH_WATER_MARK);
+        let mut st = State::new(opts.allow_half_open, hwm);
+        st.phase = Phase::Open;
+        st.remote = io.peer_addr().ok().flatten();
+        st.local = io.local_addr();
+        st.server = Some(server);
+        if opts.pause_on_connect {
+            st.flowing = Some(false);
+        }
+        if opts.no_delay {
+            tcp::set_nodelay(&io, true)?;
+        }
+        if opts.keep_alive {
+            tcp::set_keepalive(&io, true, opts.keep_alive_initial_delay)?;
+        }
+        let socket = Socket::from_state(lp, st);
+        socket.inner.attach(io)?;
+        Ok(socket)
+    }
+
+    fn listeners(&self) -> &Listeners {
+        &self.inner.listeners
+    }
+
+    fn lp(&self) -> &EventLoop {
+        &self.inner.lp
+    }
+
+    /// Attaching a `data` listener starts the flow of data, unless the
+    /// socket was paused explicitly (Node's `Readable.prototype.on`).
+    fn on_listener_added(&self, name: &str) {
+        if name == "data" && self.inner.st.borrow().flowing != Some(false) {
+            self.resume();
+        }
+    }
+
+    fn downgrade(&self) -> Weak<SocketInner> {
+        Rc::downgrade(&self.inner)
+    }
+
+    // ----- connecting ---------------------------------------------------------
+
+    /// Connect to `host:port` (Node: `socket.connect(port, host)`): a lookup
+    /// first unless `host` is an IP literal, then `connect` and `ready`.
+    /// A destroyed socket may connect again; its listeners stay.
+    ///
+    /// # Errors
+    ///
+    /// `ERR_SOCKET_BAD_PORT` for port 0, `ERR_SOCKET_CONNECTING` while a
+    /// connect is in progress. Everything else is an `error` event.
+    pub fn connect(&self, port: u16, host: &str) -> Result<&Socket> {
+        self.connect_with(ConnectOptions {
+            port,
+            host: Some(host.to_owned()),
+            ..ConnectOptions::default()
+        })
+    }
+
+    /// Connect to a Unix socket (Node: `socket.connect(path)`).
+    ///
+    /// # Errors
+    ///
+    /// `ERR_SOCKET_CONNECTING` while a connect is in progress.
+    pub fn connect_path(&self, path: impl AsRef<Path>) -> Result<&Socket> {
+        self.connect_with(ConnectOptions {
+            path: Some(path.as_ref().to_path_buf()),
+            ..ConnectOptions::default()
+        })
+    }
+
+    /// Connect with options (Node: `socket.connect(options)`).
+    ///
+    /// # Errors
+    ///
+    /// `ERR_SOCKET_BAD_PORT`, `ERR_INVALID_IP_ADDRESS` (bad
+    /// `local_address`), `ERR_INVALID_ARG_VALUE` (bad `family`),
+    /// `ERR_SOCKET_CONNECTING`.
+    pub fn connect_with(&self, opts: ConnectOptions) -> Result<&Socket> {
+        let local = self.validate_connect(&opts)?;
+        let inner = &self.inner;
+        let seq = {
+            let mut st = inner.st.borrow_mut();
+            if st.destroyed || st.phase == Phase::Closed {
+                // Node's `_undestroy`: a closed socket may connect again.
+                let allow = st.allow_half_open;
+                let hwm = st.hwm;
+                let encoding = st.encoding;
+                let flowing = st.flowing;
+                *st = State::new(allow, hwm);
+                st.encoding = encoding;
+                st.flowing = flowing;
+            }
+            st.phase = Phase::Connecting;
+            st.connect_seq += 1;
+            if opts.no_delay {
+                st.no_delay = Some(true);
+            }
+            if opts.keep_alive {
+                st.keep_alive = Some((true, opts.keep_alive_initial_delay));
+            }
+            st.connect_seq
+        };
+        inner.handle_ref.set_active(true);
+        if let Some(t) = opts.timeout {
+            self.set_timeout(t);
+        }
+        if let Some(path) = opts.path {
+            inner.st.borrow_mut().unix_path = Some(path.clone());
+            // The pending connect keeps the socket alive, as Node's handle
+            // does, even if the caller drops every reference.
+            let inner = Rc::clone(inner);
+            self.lp().next_tick(move || {
+                if inner.st.borrow().connect_seq == seq {
+                    inner.connect_unix(&path);
+                }
+            });
+            return Ok(self);
+        }
+        let host = opts.host.unwrap_or_else(|| "localhost".to_owned());
+        let auto = opts
+            .auto_select_family
+            .unwrap_or_else(super::default_auto_select_family);
+        let attempt_timeout = if auto && opts.family == 0 {
+            Some(
+                opts.auto_select_family_attempt_timeout
+                    .map(|d| d.max(Duration::from_millis(10)))
+                    .unwrap_or_else(super::default_auto_select_family_attempt_timeout),
+            )
+        } else {
+            None
+        };
+        let mut plan = ConnectPlan {
+            host: host.clone(),
+            port: opts.port,
+            addrs: VecDeque::new(),
+            errors: Vec::new(),
+            attempt_timeout,
+            attempt_timer: None,
+            current: None,
+            local,
+            block_list: opts.block_list,
+        };
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            // An IP literal skips the lookup; connect on the next tick so
+            // listeners added after this call see every event.
+            plan.addrs.push_back(ip);
+            inner.st.borrow_mut().plan = Some(plan);
+            let inner = Rc::clone(inner);
+            self.lp().next_tick(move || {
+                if inner.st.borrow().connect_seq == seq {
+                    inner.next_attempt();
+                }
+            });
+            return Ok(self);
+        }
+        inner.st.borrow_mut().plan = Some(plan);
+        let inner = Rc::clone(inner);
+        let family = opts.family;
+        tracing::debug!(target: "netloop::net", %host, "lookupAndConnect");
+        dns::lookup_all(&host, family, move |res| {
+            if inner.st.borrow().connect_seq != seq || inner.st.borrow().destroyed {
+                return;
+            }
+            inner.after_lookup(res);
+        });
+        Ok(self)
+    }
+
+    fn validate_connect(&self, opts: &ConnectOptions) -> Result<Option<SocketAddr>> {
+        if self.inner.st.borrow().phase == Phase::Connecting {
+            return Err(Error::new(
+                ErrorCode::ERR_SOCKET_CONNECTING,
+                "Socket is already connecting",
+            ));
+        }
+        if opts.path.is_some() {
+            return Ok(None);
+        }
+        if opts.port == 0 {
+            return Err(bad_port_nonzero(0));
+        }
+        if !matches!(opts.family, 0 | 4 | 6) {
+            return Err(crate::error::invalid_arg(
+                "options.family",
+                opts.family,
+                "must be one of: 0, 4, 6",
+            ));
+        }
+        let local_ip = match &opts.local_address {
+            Some(a) => match a.parse::<IpAddr>() {
+                Ok(ip) if is_ip(a) != 0 => Some(ip),
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::ERR_INVALID_IP_ADDRESS,
+                        format!("Invalid IP address: {a}"),
+                    ))
+                }
+            },
+            None => None,
+        };
+        Ok(match (local_ip, opts.local_port) {
+            (Some(ip), p) => Some(SocketAddr::new(ip, p.unwrap_or(0))),
+            (None, Some(p)) => Some(SocketAddr::new(
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                p,
+            )),
+            (None, None) => None,
+        })
+    }
+
+    // ----- writing ------------------------------------------------------------
+
+    /// Write bytes (Node: `socket.write(data)`). Returns false once the
+    /// bytes waiting for the kernel reach the high-water mark; wait for
+    /// [`Socket::DRAIN`] before writing more.
+    pub fn write(&self, data: impl AsRef<[u8]>) -> bool {
+        self.inner.write(data.as_ref(), None)
+    }
+
+    /// Write and call `f` once the bytes reached the kernel, or with the
+    /// error if the socket failed first (Node: `socket.write(data, cb)`).
+    /// `f` always runs on a later loop phase, never inside this call.
+    pub fn write_with(
+        &self,
+        data: impl AsRef<[u8]>,
+        f: impl FnOnce(&Socket, Option<&Error>) + 'static,
+    ) -> bool {
+        let me = self.downgrade();
+        let cb: WriteCb = Box::new(move |err| {
+            if let Some(inner) = me.upgrade() {
+                f(&Socket { inner }, err);
+            }
+        });
+        self.inner.write(data.as_ref(), Some(cb))
+    }
+
+    /// End our side: FIN after the queued writes (Node: `socket.end()`).
+    /// With `allow_half_open` off (the default) the socket closes once the
+    /// peer ends too.
+    pub fn end(&self) -> &Socket {
+        self.inner.end();
+        self
+    }
+
+    /// Write `data`, then end (Node: `socket.end(data)`).
+    pub fn end_with(&self, data: impl AsRef<[u8]>) -> &Socket {
+        if !self.inner.st.borrow().ended {
+            self.write(data);
+        }
+        self.end()
+    }
+
+    /// Close now, dropping queued writes (Node: `socket.destroy()`).
+    /// Idempotent; `close(false)` follows.
+    pub fn destroy(&self) -> &Socket {
+        self.inner.destroy(None);
+        self
+    }
+
+    /// Close with an error: `error` then `close(true)` (Node:
+    /// `socket.destroy(err)`).
+    pub fn destroy_with(&self, err: Error) -> &Socket {
+        self.inner.destroy(Some(err));
+        self
+    }
+
+    /// End, then destroy once the writes are flushed (Node:
+    /// `socket.destroySoon()`).
+    pub fn destroy_soon(&self) -> &Socket {
+        let finished = {
+            let mut st = self.inner.st.borrow_mut();
+            st.destroy_after_finish = true;
+            st.finished
+        };
+        self.end();
+        if finished {
+            self.destroy();
+        }
+        self
+    }
+
+    /// Close with a TCP RST instead of a FIN (Node:
+    /// `socket.resetAndDestroy()`): the peer sees `ECONNRESET`.
+    pub fn reset_and_destroy(&self) -> &Socket {
+        self.inner.st.borrow_mut().reset_on_close = true;
+        let connecting = self.inner.st.borrow().phase == Phase::Connecting;
+        if connecting {
+            self.once(Socket::CONNECT, |s, _| {
+                s.destroy();
+            });
+        } else {
+            self.destroy();
+        }
+        self
+    }
+
+    // ----- reading ------------------------------------------------------------
+
+    /// Stop reading (Node: `socket.pause()`). The kernel buffers what
+    /// arrives, so the peer is slowed by real TCP backpressure.
+    pub fn pause(&self) -> &Socket {
+        self.inner.st.borrow_mut().flowing = Some(false);
+        self
+    }
+
+    /// Start reading again, delivering buffered bytes first (Node:
+    /// `socket.resume()`). Delivery happens on the next tick.
+    pub fn resume(&self) -> &Socket {
+        self.inner.st.borrow_mut().flowing = Some(true);
+        self.inner.schedule_flush();
+        self
+    }
+
+    /// Node: `socket.isPaused()`.
+    pub fn is_paused(&self) -> bool {
+        self.inner.st.borrow().flowing == Some(false)
+    }
+
+    /// Choose how `data` chunks are cut (Node: `socket.setEncoding`).
+    pub fn set_encoding(&self, encoding: Option<Encoding>) -> &Socket {
+        self.inner.st.borrow_mut().encoding = encoding;
+        self
+    }
+
+    /// Forward everything read to `dest`, pausing while `dest` is full and
+    /// ending `dest` on `end` (Node: `socket.pipe(dest)`). Piping a socket
+    /// into itself makes an echo.
+    pub fn pipe(&self, dest: &Socket) -> &Socket {
+        let dest_weak = dest.downgrade();
+        self.on(Socket::DATA, move |src, chunk| {
+            if let Some(d) = dest_weak.upgrade() {
+                if !(Socket { inner: d }).write(chunk) {
+                    src.pause();
+                }
+            }
+        });
+        let src_weak = self.downgrade();
+        dest.on(Socket::DRAIN, move |_, _| {
+            if let Some(s) = src_weak.upgrade() {
+                let src = Socket { inner: s };
+                if src.is_paused() {
+                    src.resume();
+                }
+            }
+        });
+        let dest_weak = dest.downgrade();
+        self.once(Socket::END, move |_, _| {
+            if let Some(d) = dest_weak.upgrade() {
+                Socket { inner: d }.end();
+            }
+        });
+        self
+    }
+
+    // ----- options --------------------------------------------------------------
+
+    /// Emit [`Socket::TIMEOUT`] after `d` without reads or writes (Node:
+    /// `socket.setTimeout(ms)`). `Duration::ZERO` turns it off. The socket
+    /// is not closed; the timer never keeps the loop alive.
+    pub fn set_timeout(&self, d: Duration) -> &Socket {
+        let existing = self.inner.st.borrow().timeout.clone();
+        if d.is_zero() {
+            if let Some(t) = existing {
+                t.cancel();
+            }
+            self.inner.st.borrow_mut().timeout = None;
+            return self;
+        }
+        if let Some(t) = existing {
+            t.reset(d);
+            return self;
+        }
+        let me = self.downgrade();
+        let t = timers::rearmable(&self.inner.lp, d, move || {
+            if let Some(inner) = me.upgrade() {
+                let s = Socket { inner };
+                if !s.destroyed() {
+                    tracing::debug!(target: "netloop::net", "_onTimeout");
+                    s.emit(Socket::TIMEOUT, &());
+                }
+            }
+        });
+        t.unref();
+        self.inner.st.borrow_mut().timeout = Some(t);
+        self
+    }
+
+    /// `TCP_NODELAY`: turn Nagle's algorithm off (Node:
+    /// `socket.setNoDelay`). Nagle is on by default, as in Node.
+    pub fn set_no_delay(&self, no_delay: bool) -> &Socket {
+        let mut st = self.inner.st.borrow_mut();
+        match &st.stream {
+            Some(s) => {
+                if let Err(e) = tcp::set_nodelay(&s.io, no_delay) {
+                    tracing::debug!(target: "netloop::net", error = %e, "setNoDelay failed");
+                }
+            }
+            None => st.no_delay = Some(no_delay),
+        }
+        self
+    }
+
+    /// `SO_KEEPALIVE` with an idle time before the first probe (Node:
+    /// `socket.setKeepAlive(enable, initialDelay)`).
+    pub fn set_keep_alive(&self, enable: bool, initial_delay: Duration) -> &Socket {
+        let mut st = self.inner.st.borrow_mut();
+        match &st.stream {
+            Some(s) => {
+                if let Err(e) = tcp::set_keepalive(&s.io, enable, initial_delay) {
+                    tracing::debug!(target: "netloop::net", error = %e, "setKeepAlive failed");
+                }
+            }
+            None => st.keep_alive = Some((enable, initial_delay)),
+        }
+        self
+    }
+
+    // ----- properties -------------------------------------------------------------
+
+    /// The local address (Node: `socket.address()`).
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.inner.st.borrow().local
+    }
+
+    /// Node: `socket.remoteAddress`; still readable after close.
+    pub fn remote_address(&self) -> Option<IpAddr> {
+        self.inner.st.borrow().remote.map(|a| a.ip())
+    }
+
+    /// Node: `socket.remotePort`.
+    pub fn remote_port(&self) -> Option<u16> {
+        self.inner.st.borrow().remote.map(|a| a.port())
+    }
+
+    /// Node: `socket.remoteFamily`.
+    pub fn remote_family(&self) -> Option<Family> {
+        self.inner.st.borrow().remote.map(|a| Family::of(&a.ip()))
+    }
+
+    /// Node: `socket.localAddress`.
+    pub fn local_address(&self) -> Option<IpAddr> {
+        self.inner.st.borrow().local.map(|a| a.ip())
+    }
+
+    /// Node: `socket.localPort`.
+    pub fn local_port(&self) -> Option<u16> {
+        self.inner.st.borrow().local.map(|a| a.port())
+    }
+
+    /// Node: `socket.localFamily`.
+    pub fn local_family(&self) -> Option<Family> {
+        self.inner.st.borrow().local.map(|a| Family::of(&a.ip()))
+    }
+
+    /// Bytes received (Node: `socket.bytesRead`).
+    pub fn bytes_read(&self) -> u64 {
+        self.inner.st.borrow().bytes_read
+    }
+
+    /// Bytes accepted by `write` (Node: `socket.bytesWritten`).
+    pub fn bytes_written(&self) -> u64 {
+        self.inner.st.borrow().bytes_written
+    }
+
+    /// Bytes written but not yet handed to the kernel (Node:
+    /// `socket.writableLength`).
+    pub fn writable_length(&self) -> usize {
+        self.inner.st.borrow().queued_bytes()
+    }
+
+    /// Node: `socket.readyState`.
+    pub fn ready_state(&self) -> ReadyState {
+        let st = self.inner.st.borrow();
+        match st.phase {
+            Phase::Connecting => ReadyState::Opening,
+            Phase::Idle | Phase::Closed => ReadyState::Closed,
+            Phase::Open => {
+                let readable = !st.end_emitted;
+                let writable = !st.ended;
+                match (readable, writable) {
+                    (true, true) => ReadyState::Open,
+                    (true, false) => ReadyState::ReadOnly,
+                    (false, true) => ReadyState::WriteOnly,
+                    (false, false) => ReadyState::Closed,
+                }
+            }
+        }
+    }
+
+    /// True while connecting (Node: `socket.connecting`).
+    pub fn connecting(&self) -> bool {
+        self.inner.st.borrow().phase == Phase::Connecting
+    }
+
+    /// True until connected (Node: `socket.pending`).
+    pub fn pending(&self) -> bool {
+        self.inner.st.borrow().phase != Phase::Open
+    }
+
+    /// Node: `socket.destroyed`.
+    pub fn destroyed(&self) -> bool {
+        self.inner.st.borrow().destroyed
+    }
+
+    /// The Unix socket path connected to, if any.
+    pub fn path(&self) -> Option<PathBuf> {
+        self.inner.st.borrow().unix_path.clone()
+    }
+
+    /// Let the loop end while this socket is open (Node: `socket.unref()`).
+    pub fn unref(&self) -> &Socket {
+        self.set_ref(false)
+    }
+
+    /// Node: `socket.ref()` / `unref()`.
+    pub fn set_ref(&self, reffed: bool) -> &Socket {
+        self.inner.handle_ref.set_ref(reffed);
+        self
+    }
+
+    /// True unless unref'd.
+    pub fn has_ref(&self) -> bool {
+        self.inner.handle_ref.has_ref()
+    }
+}
+
+impl Default for Socket {
+    fn default() -> Self {
+        Socket::new()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Socket) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Socket {}
+
+impl_emitter!(Socket);
+
+impl SocketInner {
+    fn socket(&self) -> Option<Socket> {
+        self.me.upgrade().map(|inner| Socket { inner })
+    }
+
+    fn has_data_listener(&self) -> bool {
+        self.listeners.count("data") > 0
+    }
+
+    fn refresh_timeout(&self, st: &State) {
+        if let Some(t) = &st.timeout {
+            t.refresh();
+        }
+    }
+
+    // ----- connect ------------------------------------------------------------
+
+    fn after_lookup(&self, res: Result<Vec<IpAddr>>) {
+        let Some(socket) = self.socket() else { return };
+        let host = self
+            .st
+            .borrow()
+            .plan
+            .as_ref()
+            .map(|p| p.host.clone())
+            .unwrap_or_default();
+        match res {
+            Err(err) => {
+                socket.emit(
+                    Socket::LOOKUP,
+                    &LookupInfo {
+                        error: Some(err.clone()),
+                        address: None,
+                        family: None,
+                        host,
+                    },
+                );
+                self.destroy(Some(err));
+            }
+            Ok(addrs) => {
+                let ordered = {
+                    let mut st = self.st.borrow_mut();
+                    let Some(plan) = st.plan.as_mut() else { return };
+                    let ordered = if plan.attempt_timeout.is_some() {
+                        interleave(addrs)
+                    } else {
+                        addrs.into_iter().take(1).collect()
+                    };
+                    if ordered.len() < 2 {
+                        plan.attempt_timeout = None;
+                    }
+                    plan.addrs = ordered.iter().copied().collect();
+                    ordered
+                };
+                if let Some(first) = ordered.first() {
+                    socket.emit(
+                        Socket::LOOKUP,
+                        &LookupInfo {
+                            error: None,
+                            address: Some(*first),
+                            family: Some(Family::of(first)),
+                            host,
+                        },
+                    );
+                }
+                if self.st.borrow().destroyed {
+                    return;
+                }
+                self.next_attempt();
+            }
+        }
+    }
+
+    /// Try the next address of the plan, or fail with every error so far.
+    fn next_attempt(&self) {
+        let Some(socket) = self.socket() else { return };
+        let (next, port, multi, local, blocked) = {
+            let mut st = self.st.borrow_mut();
+            if st.destroyed {
+                return;
+            }
+            let Some(plan) = st.plan.as_mut() else { return };
+            let next = plan.addrs.pop_front();
+            let blocked = match (&plan.block_list, next) {
+                (Some(list), Some(ip)) => list.check(ip),
+                _ => false,
+            };
+            (
+                next,
+                plan.port,
+                plan.attempt_timeout.is_some(),
+                plan.local,
+                blocked,
+            )
+        };
+        let Some(ip) = next else {
+            let errors = self
+                .st
+                .borrow_mut()
+                .plan
+                .as_mut()
+                .map(|p| std::mem::take(&mut p.errors))
+                .unwrap_or_default();
+            let err = if errors.len() == 1 {
+                errors.into_iter().next()
+            } else if errors.is_empty() {
+                None
+            } else {
+                Some(Error::aggregate(errors))
+            };
+            self.destroy(Some(err.unwrap_or_else(|| {
+                Error::new(
+                    ErrorCode::ERR_SOCKET_CONNECTION_TIMEOUT,
+                    "Socket connection timeout",
+                )
+            })));
+            return;
+        };
+        if blocked {
+            let err = Error::new(
+                ErrorCode::ERR_IP_BLOCKED,
+                format!("IP({ip}) is blocked by net.BlockList"),
+            );
+            self.destroy(Some(err));
+            return;
+        }
+        let addr = SocketAddr::new(ip, port);
+        let attempt = ConnectionAttempt {
+            address: ip,
+            port,
+            family: Family::of(&ip),
+            error: None,
+        };
+        socket.emit(Socket::CONNECTION_ATTEMPT, &attempt);
+        if self.st.borrow().destroyed {
+            return;
+        }
+        match tcp::connect(addr, local) {
+            Ok(io) => {
+                if let Some(p) = self.st.borrow_mut().plan.as_mut() {
+                    p.current = Some(addr);
+                }
+                if let Err(e) = self.attach(io) {
+                    self.attempt_failed(addr, e);
+                    return;
+                }
+                if multi {
+                    self.start_attempt_timer(addr);
+                }
+            }
+            Err(e) => self.attempt_failed(addr, e),
+        }
+    }
+
+    fn start_attempt_timer(&self, addr: SocketAddr) {
+        let Some(d) = self
+            .st
+            .borrow()
+            .plan
+            .as_ref()
+            .and_then(|p| p.attempt_timeout)
+        else {
+            return;
+        };
+        let me = self.me.clone();
+        let t = timers::set_timeout(d, move || {
+            let Some(inner) = me.upgrade() else { return };
+            let current = inner.st.borrow().plan.as_ref().and_then(|p| p.current);
+            if current != Some(addr) || inner.st.borrow().phase != Phase::Connecting {
+                return;
+            }
+            let Some(socket) = inner.socket() else { return };
+            inner.close_stream();
+            socket.emit(
+                Socket::CONNECTION_ATTEMPT_TIMEOUT,
+                &ConnectionAttempt {
+                    address: addr.ip(),
+                    port: addr.port(),
+                    family: Family::of(&addr.ip()),
+                    error: None,
+                },
+            );
+            let last = inner
+                .st
+                .borrow()
+                .plan
+                .as_ref()
+                .is_none_or(|p| p.addrs.is_empty());
+            if last {
+                inner.destroy(Some(Error::new(
+                    ErrorCode::ETIMEDOUT,
+                    format!("connect ETIMEDOUT {}:{}", addr.ip(), addr.port()),
+                )));
+            } else {
+                inner.next_attempt();
+            }
+        });
+        if let Some(p) = self.st.borrow_mut().plan.as_mut() {
+            p.attempt_timer = Some(t);
+        }
+    }
+
+    /// One address failed: record it and try the next (happy eyeballs), or
+    /// fail with it.
+    fn attempt_failed(&self, addr: SocketAddr, e: io::Error) {
+        let Some(socket) = self.socket() else { return };
+        self.close_stream();
+        let local = self.st.borrow().plan.as_ref().and_then(|p| p.local);
+        let local_str = local.map(|l| (l.ip().to_string(), l.port()));
+        let err = Error::syscall_host_port(
+            &e,
+            "connect",
+            Some(&addr.ip().to_string()),
+            Some(addr.port()),
+            local_str.as_ref().map(|(a, p)| (a.as_str(), *p)),
+        );
+        tracing::debug!(target: "netloop::net", error = %err, "connect attempt failed");
+        let multi = {
+            let mut st = self.st.borrow_mut();
+            match st.plan.as_mut() {
+                Some(p) => {
+                    if let Some(t) = p.attempt_timer.take() {
+                        t.cancel();
+                    }
+                    p.errors.push(err.clone());
+                    p.attempt_timeout.is_some()
+                }
+                None => false,
+            }
+        };
+        if multi {
+            socket.emit(
+                Socket::CONNECTION_ATTEMPT_FAILED,
+                &ConnectionAttempt {
+                    address: addr.ip(),
+                    port: addr.port(),
+                    family: Family::of(&addr.ip()),
+                    error: Some(err),
+                },
+            );
+        }
+        self.next_attempt();
+    }
+
+    fn connect_unix(&self, path: &Path) {
+        match pipe::connect(path) {
+            Ok(io) => {
+                if let Err(e) = self.attach(io) {
+                    self.destroy(Some(Error::syscall_host_port(
+                        &e,
+                        "connect",
+                        Some(&path.display().to_string()),
+                        None,
+                        None,
+                    )));
+                }
+            }
+            Err(e) => self.destroy(Some(Error::syscall_host_port(
+                &e,
+                "connect",
+                Some(&path.display().to_string()),
+                None,
+                None,
+            ))),
+        }
+    }
+
+    /// Register a stream fd with the loop and make it this socket's.
+    fn attach(&self, mut io: StreamIo) -> io::Result<()> {
+        let me = self
+            .me
+            .upgrade()
+            .ok_or_else(|| io::Error::other("socket dropped"))?;
+        let handler: Rc<dyn IoHandler> = me;
+        let token = self.lp.register(io.source(), handler)?;
+        self.st.borrow_mut().stream = Some(Stream::new(io, token));
+        self.handle_ref.set_active(true);
+        Ok(())
+    }
+
+    /// Deregister and close the current fd (a failed attempt or a close).
+    fn close_stream(&self) {
+        let stream = self.st.borrow_mut().stream.take();
+        if let Some(mut s) = stream {
+            self.lp.deregister(s.io.source(), s.token);
+        }
+    }
+
+    /// The fd turned writable while connecting: `SO_ERROR` says how it went.
+    fn after_connect(&self) {
+        let outcome = {
+            let st = self.st.borrow();
+            let Some(stream) = st.stream.as_ref() else {
+                return;
+            };
+            match stream.io.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => match stream.io.peer_addr() {
+                    Ok(peer) => Ok((peer, stream.io.local_addr())),
+                    Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return, // not yet
+                    Err(e) => Err(e),
+                },
+            }
+        };
+        let current = self.st.borrow().plan.as_ref().and_then(|p| p.current);
+        match outcome {
+            Err(e) => match current {
+                Some(addr) => self.attempt_failed(addr, e),
+                None => {
+                    let path = self.st.borrow().unix_path.clone();
+                    self.destroy(Some(Error::syscall_host_port(
+                        &e,
+                        "connect",
+                        path.map(|p| p.display().to_string()).as_deref(),
+                        None,
+                        None,
+                    )))
+                }
+            },
+            Ok((peer, local)) => self.on_connected(peer, local),
+        }
+    }
+
+    /// Node's `afterConnect`: `connect`, `ready`, then queued writes and a
+    /// queued `end()`, then reading.
+    fn on_connected(&self, peer: Option<SocketAddr>, local: Option<SocketAddr>) {
+        let Some(socket) = self.socket() else { return };
+        {
+            let mut st = self.st.borrow_mut();
+            st.phase = Phase::Open;
+            st.remote = peer;
+            st.local = local;
+            if let Some(p) = st.plan.as_mut() {
+                if let Some(t) = p.attempt_timer.take() {
+                    t.cancel();
+                }
+            }
+            st.plan = None;
+            let no_delay = st.no_delay;
+            let keep_alive = st.keep_alive;
+            if let Some(s) = st.stream.as_ref() {
+                if let Some(nd) = no_delay {
+                    let _ = tcp::set_nodelay(&s.io, nd);
+                }
+                if let Some((on, delay)) = keep_alive {
+                    let _ = tcp::set_keepalive(&s.io, on, delay);
+                }
+            }
+            self.refresh_timeout(&st);
+        }
+        tracing::debug!(target: "netloop::net", ?peer, "afterConnect");
+        socket.emit(Socket::CONNECT, &());
+        if self.st.borrow().destroyed {
+            return;
+        }
+        socket.emit(Socket::READY, &());
+        if self.st.borrow().destroyed {
+            return;
+        }
+        // Writes made while connecting, in order.
+        let pending = {
+            let mut st = self.st.borrow_mut();
+            st.pending_bytes = 0;
+            std::mem::take(&mut st.pending)
+        };
+        for w in pending {
+            if !self.write_now(&w.data, w.cb) {
+                return;
+            }
+        }
+        self.maybe_drain();
+        self.maybe_shutdown();
+        self.on_readable();
+    }
+
+    // ----- reading ----------------------------------------------------------------
+
+    /// Read until the kernel has nothing more, the high-water mark is
+    /// reached, or the socket is paused or closed (libuv's `uv__read`).
+    fn on_readable(&self) {
+        for _ in 0..MAX_READS_PER_EVENT {
+            if !self.st.borrow().can_read() {
+                return;
+            }
+            let mut buf = self.lp.take_read_buf();
+            let res = {
+                let st = self.st.borrow();
+                match st.stream.as_ref() {
+                    Some(s) => s.io.read(&mut buf),
+                    None => Ok(0),
+                }
+            };
+            match res {
+                Ok(0) => {
+                    self.lp.put_read_buf(buf);
+                    self.on_eof();
+                    return;
+                }
+                Ok(n) => {
+                    {
+                        let mut st = self.st.borrow_mut();
+                        st.bytes_read += n as u64;
+                        self.refresh_timeout(&st);
+                    }
+                    self.deliver(&buf[..n]);
+                    let full = n == buf.len();
+                    self.lp.put_read_buf(buf);
+                    if !full {
+                        // A short read drained the kernel buffer; the next
+                        // edge brings the rest.
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.lp.put_read_buf(buf);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    self.lp.put_read_buf(buf);
+                }
+                Err(e) => {
+                    self.lp.put_read_buf(buf);
+                    self.destroy(Some(Error::from_syscall(&e, "read")));
+                    return;
+                }
+            }
+        }
+        // Still readable after a full batch: continue next iteration so
+        // other handles get their turn.
+        self.schedule_read();
+    }
+
+    fn schedule_read(&self) {
+        let me = self.me.clone();
+        self.lp.defer(move || {
+            if let Some(inner) = me.upgrade() {
+                inner.on_readable();
+            }
+        });
+    }
+
+    /// Hand a chunk to `data` listeners, or keep it until there are some.
+    fn deliver(&self, chunk: &[u8]) {
+        let direct = {
+            let st = self.st.borrow();
+            st.flowing == Some(true) && st.read_buf.is_empty() && !st.destroyed
+        } && self.has_data_listener();
+        if direct {
+            self.emit_data(chunk);
+        } else {
+            self.st.borrow_mut().read_buf.extend_from_slice(chunk);
+        }
+    }
+
+    /// Emit `data`, applying the encoding.
+    fn emit_data(&self, chunk: &[u8]) {
+        let Some(socket) = self.socket() else { return };
+        let encoding = self.st.borrow().encoding;
+        match encoding {
+            None => {
+                socket.emit(Socket::DATA, chunk);
+            }
+            Some(Encoding::Utf8) => {
+                let mut joined = std::mem::take(&mut self.st.borrow_mut().partial);
+                joined.extend_from_slice(chunk);
+                let cut = utf8_boundary(&joined);
+                let rest = joined.split_off(cut);
+                self.st.borrow_mut().partial = rest;
+                if !joined.is_empty() {
+                    socket.emit(Socket::DATA, &joined[..]);
+                }
+            }
+            Some(Encoding::Hex) => {
+                let hex: String = chunk.iter().map(|b| format!("{b:02x}")).collect();
+                socket.emit(Socket::DATA, hex.as_bytes());
+            }
+        }
+    }
+
+    fn schedule_flush(&self) {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.flush_scheduled {
+                return;
+            }
+            st.flush_scheduled = true;
+        }
+        let me = self.me.clone();
+        self.lp.next_tick(move || {
+            if let Some(inner) = me.upgrade() {
+                inner.flush_buffered();
+            }
+        });
+    }
+
+    /// Deliver buffered bytes to a flowing socket, emit a pending `end`,
+    /// and start reading again.
+    fn flush_buffered(&self) {
+        let buffered = {
+            let mut st = self.st.borrow_mut();
+            st.flush_scheduled = false;
+            if st.destroyed || st.flowing != Some(true) {
+                return;
+            }
+            if !st.read_buf.is_empty() && self.has_data_listener() {
+                Some(std::mem::take(&mut st.read_buf))
+            } else {
+                None
+            }
+        };
+        if let Some(data) = buffered {
+            self.emit_data(&data);
+            if self.st.borrow().destroyed {
+                return;
+            }
+        }
+        self.maybe_end();
+        if self.st.borrow().can_read() {
+            self.on_readable();
+        }
+    }
+
+    fn on_eof(&self) {
+        self.st.borrow_mut().eof = true;
+        tracing::debug!(target: "netloop::net", "read EOF");
+        self.maybe_end();
+    }
+
+    /// `end` once the peer's FIN arrived and every byte before it was
+    /// delivered (Node's `endReadableNT`, on the next tick).
+    fn maybe_end(&self) {
+        {
+            let mut st = self.st.borrow_mut();
+            if !st.eof || !st.read_buf.is_empty() || st.end_emitted || st.destroyed {
+                return;
+            }
+            st.end_emitted = true;
+        }
+        let me = self.me.clone();
+        self.lp.next_tick(move || {
+            let Some(inner) = me.upgrade() else { return };
+            let Some(socket) = inner.socket() else { return };
+            if inner.st.borrow().destroyed {
+                return;
+            }
+            let partial = std::mem::take(&mut inner.st.borrow_mut().partial);
+            if !partial.is_empty() {
+                socket.emit(Socket::DATA, &partial[..]);
+            }
+            socket.emit(Socket::END, &());
+            inner.after_end();
+        });
+    }
+
+    /// After the readable side ended: end our side too unless half-open is
+    /// allowed; destroy once both sides are done.
+    fn after_end(&self) {
+        let (destroyed, ended, finished, allow) = {
+            let st = self.st.borrow();
+            (st.destroyed, st.ended, st.finished, st.allow_half_open)
+        };
+        if destroyed {
+            return;
+        }
+        if !ended && !allow {
+            let me = self.me.clone();
+            self.lp.next_tick(move || {
+                if let Some(inner) = me.upgrade() {
+                    inner.end();
+                }
+            });
+        } else if finished {
+            self.destroy(None);
+        }
+    }
+
+    // ----- writing -------------------------------------------------------------------
+
+    fn write(&self, data: &[u8], cb: Option<WriteCb>) -> bool {
+        let (phase, destroyed, ended, eof, allow) = {
+            let st = self.st.borrow();
+            (
+                st.phase,
+                st.destroyed,
+                st.ended,
+                st.end_emitted,
+                st.allow_half_open,
+            )
+        };
+        if destroyed {
+            let err = Error::new(
+                ErrorCode::ERR_STREAM_DESTROYED,
+                "Cannot call write after a stream was destroyed",
+            );
+            if let Some(cb) = cb {
+                self.lp.next_tick(move || cb(Some(&err)));
+            }
+            return false;
+        }
+        if ended {
+            let err = if eof && !allow {
+                Error::new(
+                    ErrorCode::EPIPE,
+                    "This socket has been ended by the other party",
+                )
+            } else {
+                Error::new(ErrorCode::ERR_STREAM_WRITE_AFTER_END, "write after end")
+            };
+            if let Some(cb) = cb {
+                let e = err.clone();
+                self.lp.next_tick(move || cb(Some(&e)));
+            }
+            self.destroy(Some(err));
+            return false;
+        }
+        match phase {
+            Phase::Open => {
+                if !self.write_now(data, cb) {
+                    return false;
+                }
+            }
+            Phase::Connecting | Phase::Idle => {
+                let mut st = self.st.borrow_mut();
+                st.bytes_written += data.len() as u64;
+                st.pending_bytes += data.len();
+                st.pending.push(PendingWrite {
+                    data: data.to_vec(),
+                    cb,
+                });
+            }
+            Phase::Closed => return false,
+        }
+        let mut st = self.st.borrow_mut();
+        let ok = st.queued_bytes() < st.hwm;
+        if !ok {
+            st.need_drain = true;
+        }
+        ok
+    }
+
+    /// Hand bytes to the stream handle; false if the socket failed.
+    fn write_now(&self, data: &[u8], cb: Option<WriteCb>) -> bool {
+        let res = {
+            let mut st = self.st.borrow_mut();
+            st.bytes_written += data.len() as u64;
+            self.refresh_timeout(&st);
+            match st.stream.as_mut() {
+                Some(s) => s.write(data, cb),
+                None => return false,
+            }
+        };
+        match res {
+            Ok(WriteOutcome::Done(cb)) => {
+                if let Some(cb) = cb {
+                    self.lp.defer(move || cb(None));
+                }
+                true
+            }
+            Ok(WriteOutcome::Queued) => true,
+            Err((e, cb)) => {
+                let err = Error::from_syscall(&e, "write");
+                if let Some(cb) = cb {
+                    let e2 = err.clone();
+                    self.lp.defer(move || cb(Some(&e2)));
+                }
+                self.destroy(Some(err));
+                false
+            }
+        }
+    }
+
+    fn on_writable(&self) {
+        let mut done: Vec<WriteCb> = Vec::new();
+        let res = {
+            let mut st = self.st.borrow_mut();
+            match st.stream.as_mut() {
+                Some(s) if s.queued_bytes() > 0 => Some(s.flush(&mut done)),
+                _ => None,
+            }
+        };
+        let Some(res) = res else {
+            return self.maybe_shutdown();
+        };
+        for cb in done {
+            self.lp.defer(move || cb(None));
+        }
+        if let Err(e) = res {
+            self.destroy(Some(Error::from_syscall(&e, "write")));
+            return;
+        }
+        self.refresh_timeout(&self.st.borrow());
+        self.maybe_drain();
+        self.maybe_shutdown();
+    }
+
+    fn maybe_drain(&self) {
+        let emit = {
+            let mut st = self.st.borrow_mut();
+            if st.need_drain && st.queued_bytes() == 0 && !st.destroyed {
+                st.need_drain = false;
+                true
+            } else {
+                false
+            }
+        };
+        if emit {
+            if let Some(s) = self.socket() {
+                s.emit(Socket::DRAIN, &());
+            }
+        }
+    }
+
+    fn end(&self) {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.ended || st.destroyed {
+                return;
+            }
+            st.ended = true;
+        }
+        self.maybe_shutdown();
+    }
+
+    /// Send our FIN once `end()` was called and every write reached the
+    /// kernel; `finish` follows on the next tick.
+    fn maybe_shutdown(&self) {
+        let res = {
+            let mut st = self.st.borrow_mut();
+            if !st.ended
+                || st.shutdown_done
+                || st.destroyed
+                || st.phase != Phase::Open
+                || st.queued_bytes() > 0
+            {
+                return;
+            }
+            st.shutdown_done = true;
+            match st.stream.as_ref() {
+                Some(s) => s.io.shutdown_write(),
+                None => return,
+            }
+        };
+        if let Err(e) = res {
+            // Node ignores shutdown errors (`afterShutdown`): the peer is
+            // gone and the read side reports it.
+            tracing::debug!(target: "netloop::net", error = %e, "shutdown failed");
+        }
+        let me = self.me.clone();
+        self.lp.next_tick(move || {
+            let Some(inner) = me.upgrade() else { return };
+            if inner.st.borrow().destroyed {
+                return;
+            }
+            inner.st.borrow_mut().finished = true;
+            if let Some(s) = inner.socket() {
+                s.emit(Socket::FINISH, &());
+            }
+            let (end_emitted, destroy_soon) = {
+                let st = inner.st.borrow();
+                (st.end_emitted, st.destroy_after_finish)
+            };
+            if end_emitted || destroy_soon {
+                inner.destroy(None);
+            }
+        });
+    }
+
+    // ----- destroy ------------------------------------------------------------------
+
+    /// Node's `destroy` / `_destroy`: close the fd now, fail pending
+    /// writes, `error` on the next tick, `close` in the close phase.
+    fn destroy(&self, err: Option<Error>) {
+        let (was_connecting, mut cbs, stream, timeout, server, reset, plan) = {
+            let mut st = self.st.borrow_mut();
+            if st.destroyed {
+                return;
+            }
+            st.destroyed = true;
+            st.had_error = err.is_some();
+            let was_connecting = st.phase == Phase::Connecting;
+            st.phase = Phase::Closed;
+            let mut cbs: Vec<WriteCb> = st.pending.drain(..).filter_map(|w| w.cb).collect();
+            st.pending_bytes = 0;
+            let mut stream = st.stream.take();
+            if let Some(s) = stream.as_mut() {
+                s.cancel_writes(&mut cbs);
+            }
+            st.read_buf = Vec::new();
+            (
+                was_connecting,
+                cbs,
+                stream,
+                st.timeout.take(),
+                st.server.take(),
+                st.reset_on_close,
+                st.plan.take(),
+            )
+        };
+        if let Some(t) = timeout {
+            t.cancel();
+        }
+        if let Some(t) = plan.and_then(|p| p.attempt_timer) {
+            t.cancel();
+        }
+        if let Some(mut s) = stream {
+            if reset {
+                if let Err(e) = tcp::set_reset_on_close(&s.io) {
+                    tracing::debug!(target: "netloop::net", error = %e, "SO_LINGER failed");
+                }
+            }
+            self.lp.deregister(s.io.source(), s.token);
+            drop(s);
+        }
+        self.handle_ref.set_active(false);
+        tracing::debug!(target: "netloop::net", error = ?err.as_ref().map(|e| e.to_string()), "destroy");
+        if !cbs.is_empty() {
+            let cancel = if was_connecting {
+                Error::new(
+                    ErrorCode::ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
+                    "Socket closed before the connection was established",
+                )
+            } else {
+                Error::new(
+                    ErrorCode::ERR_STREAM_DESTROYED,
+                    "Cannot call write after a stream was destroyed",
+                )
+            };
+            let e = err.clone().unwrap_or(cancel);
+            for cb in cbs.drain(..) {
+                let e = e.clone();
+                self.lp.next_tick(move || cb(Some(&e)));
+            }
+        }
+        if let Some(server) = server.and_then(|w| w.upgrade()) {
+            server.connection_closed();
+        }
+        let Some(socket) = self.socket() else { return };
+        let had_error = err.is_some();
+        if let Some(err) = err {
+            let s = socket.clone();
+            self.lp.next_tick(move || s.emit_error(&err));
+        }
+        self.lp.defer_close(move || {
+            tracing::debug!(target: "netloop::net", "emit close");
+            socket.emit(Socket::CLOSE, &had_error);
+        });
+    }
+}
+
+impl IoHandler for SocketInner {
+    fn on_ready(self: Rc<Self>, ready: Ready) {
+        let phase = self.st.borrow().phase;
+        match phase {
+            Phase::Connecting => {
+                if ready.writable || ready.error || ready.read_closed {
+                    self.after_connect();
+                }
+            }
+            Phase::Open => {
+                if ready.writable || ready.error {
+                    self.on_writable();
+                }
+                if self.st.borrow().destroyed {
+                    return;
+                }
+                if ready.readable || ready.read_closed || ready.error {
+                    self.on_readable();
+                }
+            }
+            Phase::Idle | Phase::Closed => {}
+        }
+    }
+
+    fn teardown(&self) {
+        self.close_stream();
+        let timeout = self.st.borrow_mut().timeout.take();
+        if let Some(t) = timeout {
+            t.cancel();
+        }
+        self.st.borrow_mut().pending.clear();
+        self.handle_ref.set_active(false);
+        self.listeners.remove_all(None);
+    }
+}
+
+/// Order addresses for happy eyeballs: alternate families, starting with
+/// the family of the first answer (RFC 8305 section 4, as Node does).
+fn interleave(addrs: Vec<IpAddr>) -> Vec<IpAddr> {
+    let Some(first) = addrs.first().copied() else {
+        return addrs;
+    };
+    let (mut same, mut other): (VecDeque<IpAddr>, VecDeque<IpAddr>) = addrs
+        .into_iter()
+        .partition(|a| a.is_ipv4() == first.is_ipv4());
+    let mut out = Vec::with_capacity(same.len() + other.len());
+    loop {
+        match (same.pop_front(), other.pop_front()) {
+            (None, None) => break,
+            (a, b) => {
+                out.extend(a);
+                out.extend(b);
+            }
+        }
+    }
+    out
+}
+
+/// The length of the longest prefix of `bytes` that does not end inside a
+/// UTF-8 character.
+fn utf8_boundary(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    // Look back at most 3 bytes for the start of a multi-byte character.
+    for back in 1..=3.min(len) {
+        let b = bytes[len - back];
+        if b & 0b1100_0000 == 0b1000_0000 {
+            continue; // continuation byte
+        }
+        let need = if b & 0b1000_0000 == 0 {
+            1
+        } else if b & 0b1110_0000 == 0b1100_0000 {
+            2
+        } else if b & 0b1111_0000 == 0b1110_0000 {
+            3
+        } else if b & 0b1111_1000 == 0b1111_0000 {
+            4
+        } else {
+            1 // invalid lead byte: pass it through
+        };
+        return if need > back { len - back } else { len };
+    }
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_boundary_holds_back_a_split_character() {
+        let s = "aé€😀".as_bytes();
+        assert_eq!(utf8_boundary(s), s.len());
+        assert_eq!(utf8_boundary(&s[..s.len() - 1]), s.len() - 4);
+        assert_eq!(utf8_boundary(&s[..2]), 1);
+        assert_eq!(utf8_boundary(b"abc"), 3);
+    }
+
+    #[test]
+    fn interleave_alternates_families() {
+        let v: Vec<IpAddr> = ["::1", "::2", "127.0.0.1", "127.0.0.2", "::3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let out: Vec<String> = interleave(v).iter().map(|a| a.to_string()).collect();
+        assert_eq!(out, ["::1", "127.0.0.1", "::2", "127.0.0.2", "::3"]);
+    }
+}

@@ -1,0 +1,37 @@
+//! Unix domain socket handles (libuv's `uv_pipe_t`). A path whose first
+//! byte is NUL names a Linux abstract socket, which has no file.
+
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::stream::{ListenerIo, StreamIo};
+use crate::sys;
+
+/// True for a Linux abstract socket name (leading NUL byte).
+pub(crate) fn is_abstract(path: &Path) -> bool {
+    path.as_os_str().as_bytes().first() == Some(&0)
+}
+
+/// Bind and listen on `path`. An existing file makes this fail with
+/// `EADDRINUSE`; it is never removed behind the user's back.
+pub(crate) fn listen(path: &Path, backlog: i32) -> io::Result<ListenerIo> {
+    let l = sys::unix_listen(path, backlog)?;
+    tracing::debug!(target: "netloop::net", path = %path.display(), "listen (unix)");
+    Ok(ListenerIo::Unix(l))
+}
+
+/// Connect to `path`.
+pub(crate) fn connect(path: &Path) -> io::Result<StreamIo> {
+    tracing::debug!(target: "netloop::net", path = %path.display(), "connect (unix)");
+    sys::unix_connect(path).map(StreamIo::Unix)
+}
+
+/// Remove the socket file of a closed listener, as libuv does when a bound
+/// pipe closes. Abstract names have no file.
+pub(crate) fn unlink(path: &PathBuf) {
+    if !is_abstract(path) {
+        // The file may already be gone (removed by the user); nothing to do.
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -1,0 +1,255 @@
+//! Stream handles: libuv's `uv_stream_t`, shared by TCP (`tcp.rs`) and
+//! Unix sockets (`pipe.rs`).
+//!
+//! A handle owns the fd and the write queue; it knows nothing of Node's
+//! events. Reads go into the loop's shared buffer (the caller passes it in).
+//! Writes try the syscall at once when nothing is queued and queue only the
+//! rest; queued chunks go out with `writev` when the fd turns writable.
+//! Completed write requests are handed back to the caller, who runs their
+//! callbacks in the pending phase.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+
+use mio::Token;
+use socket2::SockRef;
+
+use crate::error::Error;
+
+/// A write request's callback (libuv's `uv_write_cb`).
+pub(crate) type WriteCb = Box<dyn FnOnce(Option<&Error>)>;
+
+/// How many chunks one `writev` takes at most (Linux's `IOV_MAX` is 1024;
+/// 64 covers any realistic queue without a large stack array).
+const MAX_IOVS: usize = 64;
+
+/// The fd of a connected stream.
+pub(crate) enum StreamIo {
+    Tcp(mio::net::TcpStream),
+    Unix(mio::net::UnixStream),
+}
+
+impl StreamIo {
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            StreamIo::Tcp(s) => (&*s).read(buf),
+            StreamIo::Unix(s) => (&*s).read(buf),
+        }
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StreamIo::Tcp(s) => (&*s).write(buf),
+            StreamIo::Unix(s) => (&*s).write(buf),
+        }
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            StreamIo::Tcp(s) => (&*s).write_vectored(bufs),
+            StreamIo::Unix(s) => (&*s).write_vectored(bufs),
+        }
+    }
+
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            StreamIo::Tcp(s) => s.shutdown(Shutdown::Write),
+            StreamIo::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+    }
+
+    /// `SO_ERROR`: the outcome of a non-blocking connect.
+    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            StreamIo::Tcp(s) => s.take_error(),
+            StreamIo::Unix(s) => s.take_error(),
+        }
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<Option<SocketAddr>> {
+        match self {
+            StreamIo::Tcp(s) => s.peer_addr().map(Some),
+            StreamIo::Unix(s) => s.peer_addr().map(|_| None),
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            StreamIo::Tcp(s) => s.local_addr().ok(),
+            StreamIo::Unix(_) => None,
+        }
+    }
+
+    pub(crate) fn sock_ref(&self) -> SockRef<'_> {
+        match self {
+            StreamIo::Tcp(s) => SockRef::from(s),
+            StreamIo::Unix(s) => SockRef::from(s),
+        }
+    }
+
+    pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            StreamIo::Tcp(s) => s,
+            StreamIo::Unix(s) => s,
+        }
+    }
+
+    pub(crate) fn is_tcp(&self) -> bool {
+        matches!(self, StreamIo::Tcp(_))
+    }
+}
+
+/// The fd of a listening socket.
+pub(crate) enum ListenerIo {
+    Tcp(mio::net::TcpListener),
+    Unix(mio::net::UnixListener),
+}
+
+impl ListenerIo {
+    /// Accept one connection; `WouldBlock` when the backlog is empty.
+    pub(crate) fn accept(&self) -> io::Result<StreamIo> {
+        match self {
+            ListenerIo::Tcp(l) => l.accept().map(|(s, _)| StreamIo::Tcp(s)),
+            ListenerIo::Unix(l) => l.accept().map(|(s, _)| StreamIo::Unix(s)),
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            ListenerIo::Tcp(l) => l.local_addr().ok(),
+            ListenerIo::Unix(_) => None,
+        }
+    }
+
+    pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            ListenerIo::Tcp(l) => l,
+            ListenerIo::Unix(l) => l,
+        }
+    }
+}
+
+struct WriteReq {
+    data: Vec<u8>,
+    offset: usize,
+    cb: Option<WriteCb>,
+}
+
+/// What became of a write.
+pub(crate) enum WriteOutcome {
+    /// All bytes reached the kernel; the callback (if any) is handed back to
+    /// be run in the pending phase.
+    Done(Option<WriteCb>),
+    /// Some or all bytes are queued until the fd is writable.
+    Queued,
+}
+
+/// A connected stream: the fd, its poll token and its write queue.
+pub(crate) struct Stream {
+    pub(crate) io: StreamIo,
+    pub(crate) token: Token,
+    queue: VecDeque<WriteReq>,
+    queued_bytes: usize,
+}
+
+impl Stream {
+    pub(crate) fn new(io: StreamIo, token: Token) -> Stream {
+        Stream {
+            io,
+            token,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+        }
+    }
+
+    /// Bytes accepted by `write` that have not reached the kernel yet.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Write `data`: at once if nothing is queued, queuing what the kernel
+    /// does not take. On a write error the callback comes back with it.
+    pub(crate) fn write(
+        &mut self,
+        data: &[u8],
+        cb: Option<WriteCb>,
+    ) -> Result<WriteOutcome, (io::Error, Option<WriteCb>)> {
+        let mut offset = 0;
+        if self.queue.is_empty() {
+            while offset < data.len() {
+                match self.io.write(&data[offset..]) {
+                    Ok(n) => offset += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err((e, cb)),
+                }
+            }
+            if offset == data.len() {
+                return Ok(WriteOutcome::Done(cb));
+            }
+        }
+        let rest = data.len() - offset;
+        self.queued_bytes += rest;
+        self.queue.push_back(WriteReq {
+            data: data[offset..].to_vec(),
+            offset: 0,
+            cb,
+        });
+        Ok(WriteOutcome::Queued)
+    }
+
+    /// Write queued chunks with `writev` until the queue is empty or the
+    /// kernel buffer is full. Callbacks of completed requests are pushed to
+    /// `done`.
+    pub(crate) fn flush(&mut self, done: &mut Vec<WriteCb>) -> io::Result<()> {
+        while !self.queue.is_empty() {
+            let n = {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVS];
+                let mut count = 0;
+                for (slot, req) in slices.iter_mut().zip(self.queue.iter()) {
+                    *slot = IoSlice::new(&req.data[req.offset..]);
+                    count += 1;
+                }
+                match self.io.write_vectored(&slices[..count]) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            };
+            self.queued_bytes -= n;
+            let mut left = n;
+            while left > 0 {
+                let Some(front) = self.queue.front_mut() else {
+                    break;
+                };
+                let avail = front.data.len() - front.offset;
+                if left >= avail {
+                    left -= avail;
+                    if let Some(req) = self.queue.pop_front() {
+                        if let Some(cb) = req.cb {
+                            done.push(cb);
+                        }
+                    }
+                } else {
+                    front.offset += left;
+                    left = 0;
+                }
+            }
+            // Requests with nothing left to write (empty writes) complete too.
+            while matches!(self.queue.front(), Some(r) if r.offset == r.data.len()) {
+                if let Some(cb) = self.queue.pop_front().and_then(|r| r.cb) {
+                    done.push(cb);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Take every queued request's callback (the stream is closing).
+    pub(crate) fn cancel_writes(&mut self, out: &mut Vec<WriteCb>) {
+        self.queued_bytes = 0;
+        out.extend(self.queue.drain(..).filter_map(|r| r.cb));
+    }
+}

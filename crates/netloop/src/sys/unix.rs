@@ -1,0 +1,129 @@
+//! Unix sockets through socket2, handed to mio as non-blocking sources.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, TcpKeepalive, Type};
+
+/// Options for a listening TCP socket.
+pub(crate) struct TcpListenOpts {
+    pub backlog: i32,
+    pub ipv6_only: bool,
+    pub reuse_port: bool,
+}
+
+/// Bind and listen on `addr`. `SO_REUSEADDR` is always set, as libuv does,
+/// so a restarted server can bind while old connections sit in TIME_WAIT.
+pub(crate) fn tcp_listen(
+    addr: SocketAddr,
+    opts: &TcpListenOpts,
+) -> io::Result<mio::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // Linux defaults to dual-stack; Node asks for v6-only explicitly
+        // when `ipv6Only` is set and leaves the default otherwise.
+        socket.set_only_v6(opts.ipv6_only)?;
+    }
+    if opts.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(opts.backlog)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
+}
+
+/// Start a non-blocking connect to `addr`, bound first to `local` if given.
+/// Returns while the handshake is in flight; completion shows as
+/// writability, and `SO_ERROR` tells the outcome.
+pub(crate) fn tcp_connect(
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+) -> io::Result<mio::net::TcpStream> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    if let Some(local) = local {
+        socket.bind(&local.into())?;
+    }
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(mio::net::TcpStream::from_std(socket.into()))
+}
+
+/// A Unix socket address: a path, or a Linux abstract name when the path
+/// starts with a NUL byte (socket2 encodes both).
+fn unix_addr(path: &Path) -> io::Result<SockAddr> {
+    SockAddr::unix(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidInput {
+            io::Error::from_raw_os_error(libc::ENAMETOOLONG)
+        } else {
+            e
+        }
+    })
+}
+
+/// Bind and listen on a Unix socket path. An existing file is never
+/// removed: binding over it fails with `EADDRINUSE`, as in libuv.
+pub(crate) fn unix_listen(path: &Path, backlog: i32) -> io::Result<mio::net::UnixListener> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&unix_addr(path)?)?;
+    socket.listen(backlog)?;
+    let std_listener: std::os::unix::net::UnixListener = socket.into();
+    Ok(mio::net::UnixListener::from_std(std_listener))
+}
+
+/// Connect to a Unix socket. A local connect completes or fails at once;
+/// `EAGAIN` (the listener's backlog is full) is reported as is.
+pub(crate) fn unix_connect(path: &Path) -> io::Result<mio::net::UnixStream> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&unix_addr(path)?) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let std_stream: std::os::unix::net::UnixStream = socket.into();
+    Ok(mio::net::UnixStream::from_std(std_stream))
+}
+
+/// `SO_LINGER {1, 0}`: closing the socket then sends RST instead of FIN
+/// (Node's `resetAndDestroy`).
+pub(crate) fn set_linger_zero(sock: SockRef<'_>) -> io::Result<()> {
+    sock.set_linger(Some(Duration::ZERO))
+}
+
+/// `SO_KEEPALIVE`, with `TCP_KEEPIDLE` when a delay is given (Node's
+/// `setKeepAlive(enable, initialDelay)`; libuv clamps the delay to 1 s).
+pub(crate) fn set_keepalive(sock: SockRef<'_>, enable: bool, delay: Duration) -> io::Result<()> {
+    if !enable {
+        return sock.set_keepalive(false);
+    }
+    let secs = delay.as_secs().max(1);
+    sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs(secs)))
+}
+
+/// Raise the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft
+/// limit. Load tools holding many connections call this.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    lim.rlim_cur = lim.rlim_max;
+    // SAFETY: `lim` is a valid rlimit read above; the kernel only reads it.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lim.rlim_cur)
+}

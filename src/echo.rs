@@ -1,0 +1,45 @@
+//! `netloop echo`: an echo server. Each socket is piped into itself, so a
+//! client that does not read is slowed down instead of filling memory.
+
+use netloop::net::{self, ServerOptions, Socket};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 7000)]
+    port: u16,
+    /// Set TCP_NODELAY on accepted sockets.
+    #[arg(long)]
+    no_delay: bool,
+    /// Print nothing but the listening line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> netloop::Result<()> {
+    let _ = netloop::process::raise_fd_limit();
+    netloop::run(move || {
+        let opts = ServerOptions {
+            no_delay: args.no_delay,
+            ..ServerOptions::default()
+        };
+        let quiet = args.quiet;
+        let server = net::create_server_with(opts, move |_, sock: &Socket| {
+            sock.pipe(sock);
+            // A client that resets is not the server's failure.
+            sock.on(Socket::ERROR, move |_, err| {
+                if !quiet {
+                    eprintln!("echo: {err}");
+                }
+            });
+        });
+        server.listen(args.port, &args.host)?;
+        if let Some(addr) = server.address() {
+            println!("echo listening on {addr}");
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,53 @@
+//! The `netloop` command-line tool: the seed's server and client, an echo
+//! server, a netcat, and a load generator.
+
+mod client;
+mod echo;
+mod logging;
+mod nc;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "netloop",
+    version,
+    about = "Node's net module, rebuilt in Rust"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The seed's TCP server: logs connections, answers `You said "..."`.
+    Server(server::Args),
+    /// The seed's TCP client: sends a message, prints the reply, closes.
+    Client(client::Args),
+    /// An echo server (each socket piped into itself, with backpressure).
+    Echo(echo::Args),
+    /// A netcat: connect (or listen with -l) and copy stdin/stdout.
+    Nc(nc::Args),
+}
+
+fn main() -> ExitCode {
+    logging::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(a) => server::run(a),
+        Command::Client(a) => client::run(a),
+        Command::Echo(a) => echo::run(a),
+        Command::Nc(a) => nc::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
