@@ -146,6 +146,8 @@ struct State {
     read_buf: Vec<u8>,
     readable_hwm: usize,
     eof: bool,
+    /// The poller reported the peer's FIN or an error: read to the end.
+    peer_closed: bool,
     end_emitted: bool,
     flush_scheduled: bool,
     encoding: Option<Encoding>,
@@ -190,6 +192,7 @@ impl State {
             read_buf: Vec::new(),
             readable_hwm: hwm,
             eof: false,
+            peer_closed: false,
             end_emitted: false,
             flush_scheduled: false,
             encoding: None,
@@ -1260,9 +1263,12 @@ impl SocketInner {
                     self.deliver(&buf[..n]);
                     let full = n == buf.len();
                     self.lp.put_read_buf(buf);
-                    if !full {
+                    if !full && !self.st.borrow().peer_closed {
                         // A short read drained the kernel buffer; the next
-                        // edge brings the rest.
+                        // edge brings the rest. Not so once the peer's FIN
+                        // (or an error) was signalled: it came with the edge
+                        // we are serving and no other edge will follow, so
+                        // read on to reach it (libuv does the same).
                         return;
                     }
                 }
@@ -1712,6 +1718,9 @@ impl IoHandler for SocketInner {
                 }
             }
             Phase::Open => {
+                if ready.read_closed || ready.error {
+                    self.st.borrow_mut().peer_closed = true;
+                }
                 if ready.writable || ready.error {
                     self.on_writable();
                 }
