@@ -20,7 +20,9 @@ fn main() -> netloop::Result<()> {
         let server = net::create_server(move |_, sock: &Socket| {
             let name = format!(
                 "{}:{}",
-                sock.remote_address().map(|a| a.to_string()).unwrap_or_default(),
+                sock.remote_address()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
                 sock.remote_port().unwrap_or(0)
             );
             room.borrow_mut().push(sock.clone());

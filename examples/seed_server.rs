@@ -33,7 +33,9 @@ fn main() -> netloop::Result<()> {
         server.on(Server::CONNECTION, |_, sock: &Socket| {
             println!(
                 "CONNECTED: {}:{}",
-                sock.remote_address().map(|a| a.to_string()).unwrap_or_default(),
+                sock.remote_address()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
                 sock.remote_port().unwrap_or(0)
             );
             // Answer, so the seed's client has something to print.

@@ -141,7 +141,7 @@ impl EventLoop {
 
     /// Run the `next_tick` queue until it is empty, including ticks queued
     /// by ticks.
-    fn drain_ticks(&self) {
+    pub(crate) fn drain_ticks(&self) {
         loop {
             if self.stopping() {
                 return;

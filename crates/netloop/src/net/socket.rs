@@ -910,19 +910,21 @@ impl SocketInner {
                     plan.addrs = ordered.iter().copied().collect();
                     ordered
                 };
-                if let Some(first) = ordered.first() {
+                // One `lookup` per address that will be tried, as Node's
+                // happy-eyeballs path does (a single one otherwise).
+                for addr in &ordered {
                     socket.emit(
                         Socket::LOOKUP,
                         &LookupInfo {
                             error: None,
-                            address: Some(*first),
-                            family: Some(Family::of(first)),
-                            host,
+                            address: Some(*addr),
+                            family: Some(Family::of(addr)),
+                            host: host.clone(),
                         },
                     );
-                }
-                if self.st.borrow().destroyed {
-                    return;
+                    if self.st.borrow().destroyed {
+                        return;
+                    }
                 }
                 self.next_attempt();
             }
@@ -1073,29 +1075,25 @@ impl SocketInner {
             local_str.as_ref().map(|(a, p)| (a.as_str(), *p)),
         );
         tracing::debug!(target: "netloop::net", error = %err, "connect attempt failed");
-        let multi = {
-            let mut st = self.st.borrow_mut();
-            match st.plan.as_mut() {
-                Some(p) => {
-                    if let Some(t) = p.attempt_timer.take() {
-                        t.cancel();
-                    }
-                    p.errors.push(err.clone());
-                    p.attempt_timeout.is_some()
-                }
-                None => false,
+        if let Some(p) = self.st.borrow_mut().plan.as_mut() {
+            if let Some(t) = p.attempt_timer.take() {
+                t.cancel();
             }
-        };
-        if multi {
-            socket.emit(
-                Socket::CONNECTION_ATTEMPT_FAILED,
-                &ConnectionAttempt {
-                    address: addr.ip(),
-                    port: addr.port(),
-                    family: Family::of(&addr.ip()),
-                    error: Some(err),
-                },
-            );
+            p.errors.push(err.clone());
+        }
+        // Node 20 emits the attempt events for every TCP connect, IP
+        // literals included.
+        socket.emit(
+            Socket::CONNECTION_ATTEMPT_FAILED,
+            &ConnectionAttempt {
+                address: addr.ip(),
+                port: addr.port(),
+                family: Family::of(&addr.ip()),
+                error: Some(err),
+            },
+        );
+        if self.st.borrow().destroyed {
+            return;
         }
         self.next_attempt();
     }
@@ -1263,6 +1261,11 @@ impl SocketInner {
                     self.deliver(&buf[..n]);
                     let full = n == buf.len();
                     self.lp.put_read_buf(buf);
+                    // One callback per read, as Node's `onStreamRead`:
+                    // ticks queued by a `data` listener run before the next
+                    // chunk is delivered (with the read buffer back in place,
+                    // so a tick that reads again reuses it).
+                    self.lp.drain_ticks();
                     if !full && !self.st.borrow().peer_closed {
                         // A short read drained the kernel buffer; the next
                         // edge brings the rest. Not so once the peer's FIN
@@ -1480,7 +1483,18 @@ impl SocketInner {
                     return false;
                 }
             }
-            Phase::Connecting | Phase::Idle => {
+            Phase::Idle => {
+                // Node: writing to a socket that never connected destroys it
+                // with ERR_SOCKET_CLOSED.
+                let err = Error::new(ErrorCode::ERR_SOCKET_CLOSED, "Socket is closed");
+                if let Some(cb) = cb {
+                    let e = err.clone();
+                    self.lp.next_tick(move || cb(Some(&e)));
+                }
+                self.destroy(Some(err));
+                return false;
+            }
+            Phase::Connecting => {
                 let mut st = self.st.borrow_mut();
                 st.bytes_written += data.len() as u64;
                 st.pending_bytes += data.len();
@@ -1686,7 +1700,9 @@ impl SocketInner {
                     "Cannot call write after a stream was destroyed",
                 )
             };
-            let e = err.clone().unwrap_or(cancel);
+            // Node fails pending writes with the cancellation error, not
+            // the destroy error (which goes to the `error` event).
+            let e = cancel;
             for cb in cbs.drain(..) {
                 let e = e.clone();
                 self.lp.next_tick(move || cb(Some(&e)));
