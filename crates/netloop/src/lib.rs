@@ -43,6 +43,8 @@
 //! - `event_loop`: phases, timers, `next_tick`, thread pool, ref counting;
 //! - `sys`: the operating system (the only `unsafe`).
 //!
+//! For more cores, [`cluster`] runs one loop per thread in one process.
+//!
 //! See `docs/design.md` for the loop's phases and rules.
 
 #![deny(missing_docs)]
@@ -54,6 +56,7 @@ mod stream;
 mod sys;
 mod tcp;
 
+pub mod cluster;
 pub mod dns;
 pub mod events;
 pub mod net;

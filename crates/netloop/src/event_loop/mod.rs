@@ -50,6 +50,7 @@ pub(crate) struct EventLoop {
     poll: RefCell<Poll>,
     registry: Registry,
     events: RefCell<Events>,
+    ready_batch: RefCell<Vec<(Token, Ready)>>,
     /// Readiness handlers by token index, with a generation so an event for a
     /// handle closed earlier in the same batch never reaches its successor.
     io: RefCell<Slab<(u32, Rc<dyn IoHandler>)>>,
@@ -94,6 +95,7 @@ impl EventLoop {
             poll: RefCell::new(poll),
             registry,
             events: RefCell::new(Events::with_capacity(1024)),
+            ready_batch: RefCell::new(Vec::with_capacity(1024)),
             io: RefCell::new(Slab::with_capacity(64)),
             io_generation: Cell::new(0),
             timers: TimerWheel::new(),
@@ -139,7 +141,7 @@ impl EventLoop {
 
     /// Run the `next_tick` queue until it is empty, including ticks queued
     /// by ticks.
-    fn drain_ticks(&self) {
+    pub(crate) fn drain_ticks(&self) {
         loop {
             if self.stopping() {
                 return;
@@ -366,16 +368,18 @@ impl EventLoop {
             }
         }
         self.update_time();
-        // Copy the batch out so handlers can register and poll freely.
-        let batch: Vec<(Token, Ready)> = self
-            .events
-            .borrow()
-            .iter()
-            .map(|e| (e.token(), Ready::from_event(e)))
-            .collect();
-        for (token, ready) in batch {
+        // Copy the batch out so handlers can register and poll freely; the
+        // vector is reused across iterations (no allocation per poll).
+        let mut batch = std::mem::take(&mut *self.ready_batch.borrow_mut());
+        batch.extend(
+            self.events
+                .borrow()
+                .iter()
+                .map(|e| (e.token(), Ready::from_event(e))),
+        );
+        for &(token, ready) in &batch {
             if self.stopping() {
-                return;
+                break;
             }
             if token == WAKER_TOKEN {
                 self.run_work_done();
@@ -383,6 +387,8 @@ impl EventLoop {
             }
             self.dispatch(token, ready);
         }
+        batch.clear();
+        *self.ready_batch.borrow_mut() = batch;
     }
 
     /// Deliver a readiness event to its handler, if the handler that owned

@@ -31,8 +31,13 @@ struct Entry {
     repeat: bool,
     armed: bool,
     reffed: bool,
-    /// The sequence number of this entry's live heap node.
+    /// Order among equal deadlines. Every (re)schedule takes a new number,
+    /// as Node appends a refreshed timer to the end of its list: after
+    /// `a.refresh()`, a timer `b` already due at the same time runs first.
     seq: u64,
+    /// The `(deadline, seq)` key of this entry's live heap node; any other
+    /// node for the entry is stale and skipped.
+    node: (Instant, u64),
     cb: Option<TimerCb>,
 }
 
@@ -116,6 +121,7 @@ impl TimerWheel {
             armed: true,
             reffed: true,
             seq,
+            node: (deadline, seq),
             cb: Some(cb),
         });
         self.heap.borrow_mut().push(Reverse((deadline, seq, key)));
@@ -148,16 +154,23 @@ impl TimerWheel {
             return;
         }
         e.deadline = now + e.duration;
+        e.seq = self.next_seq();
+        let key = (e.deadline, e.seq);
         if !e.armed {
             e.armed = true;
-            e.seq = self.next_seq();
-            self.heap
-                .borrow_mut()
-                .push(Reverse((e.deadline, e.seq, t.key)));
+            e.node = key;
+            self.heap.borrow_mut().push(Reverse((key.0, key.1, t.key)));
             if e.reffed {
                 self.add_ref(1);
             }
+        } else if key < e.node {
+            // Earlier than the live node (a `reset` to a shorter duration):
+            // that node would fire late, so push a new one now.
+            e.node = key;
+            self.heap.borrow_mut().push(Reverse((key.0, key.1, t.key)));
         }
+        // Otherwise the live node is earlier and is re-pushed at the new
+        // key when it surfaces: a refresh stays O(1).
     }
 
     /// Change the duration and restart from `now`.
@@ -219,12 +232,13 @@ impl TimerWheel {
             let Some(e) = entries.get_mut(key) else {
                 continue; // cancelled
             };
-            if e.seq != seq || !e.armed {
+            if e.node != (deadline, seq) || !e.armed {
                 continue; // a stale node
             }
-            if e.deadline > deadline {
-                // Refreshed since this node was pushed: push it again.
-                e.seq = self.next_seq();
+            if (e.deadline, e.seq) != e.node {
+                // Refreshed since this node was pushed (always to a later
+                // key): push it again.
+                e.node = (e.deadline, e.seq);
                 self.heap
                     .borrow_mut()
                     .push(Reverse((e.deadline, e.seq, key)));
@@ -238,6 +252,7 @@ impl TimerWheel {
                 // Node reschedules an interval from the time it ran.
                 e.deadline = now + e.duration.max(Duration::from_millis(1));
                 e.seq = self.next_seq();
+                e.node = (e.deadline, e.seq);
                 self.heap
                     .borrow_mut()
                     .push(Reverse((e.deadline, e.seq, key)));

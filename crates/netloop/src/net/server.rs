@@ -456,6 +456,9 @@ impl ServerInner {
         }
         let Some(server) = self.server() else { return };
         self.lp.next_tick(move || {
+            // Several close() calls in one tick make one `close`; a later
+            // close() emits again, as in Node.
+            server.inner.st.borrow_mut().close_scheduled = false;
             server.emit(Server::CLOSE, &());
         });
     }
@@ -531,7 +534,10 @@ impl IoHandler for ServerInner {
                 return; // closed by a connection listener
             };
             match res {
-                Ok(io) => self.on_connection(&server, io),
+                // Each accepted connection is its own callback into user
+                // code, as in Node: ticks queued by one `connection`
+                // listener run before the next connection is emitted.
+                Ok(io) => self.lp.invoke(|| self.on_connection(&server, io)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
                     if e.kind() == io::ErrorKind::Interrupted

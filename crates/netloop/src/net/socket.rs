@@ -146,6 +146,8 @@ struct State {
     read_buf: Vec<u8>,
     readable_hwm: usize,
     eof: bool,
+    /// The poller reported the peer's FIN or an error: read to the end.
+    peer_closed: bool,
     end_emitted: bool,
     flush_scheduled: bool,
     encoding: Option<Encoding>,
@@ -190,6 +192,7 @@ impl State {
             read_buf: Vec::new(),
             readable_hwm: hwm,
             eof: false,
+            peer_closed: false,
             end_emitted: false,
             flush_scheduled: false,
             encoding: None,
@@ -907,19 +910,21 @@ impl SocketInner {
                     plan.addrs = ordered.iter().copied().collect();
                     ordered
                 };
-                if let Some(first) = ordered.first() {
+                // One `lookup` per address that will be tried, as Node's
+                // happy-eyeballs path does (a single one otherwise).
+                for addr in &ordered {
                     socket.emit(
                         Socket::LOOKUP,
                         &LookupInfo {
                             error: None,
-                            address: Some(*first),
-                            family: Some(Family::of(first)),
-                            host,
+                            address: Some(*addr),
+                            family: Some(Family::of(addr)),
+                            host: host.clone(),
                         },
                     );
-                }
-                if self.st.borrow().destroyed {
-                    return;
+                    if self.st.borrow().destroyed {
+                        return;
+                    }
                 }
                 self.next_attempt();
             }
@@ -1070,29 +1075,25 @@ impl SocketInner {
             local_str.as_ref().map(|(a, p)| (a.as_str(), *p)),
         );
         tracing::debug!(target: "netloop::net", error = %err, "connect attempt failed");
-        let multi = {
-            let mut st = self.st.borrow_mut();
-            match st.plan.as_mut() {
-                Some(p) => {
-                    if let Some(t) = p.attempt_timer.take() {
-                        t.cancel();
-                    }
-                    p.errors.push(err.clone());
-                    p.attempt_timeout.is_some()
-                }
-                None => false,
+        if let Some(p) = self.st.borrow_mut().plan.as_mut() {
+            if let Some(t) = p.attempt_timer.take() {
+                t.cancel();
             }
-        };
-        if multi {
-            socket.emit(
-                Socket::CONNECTION_ATTEMPT_FAILED,
-                &ConnectionAttempt {
-                    address: addr.ip(),
-                    port: addr.port(),
-                    family: Family::of(&addr.ip()),
-                    error: Some(err),
-                },
-            );
+            p.errors.push(err.clone());
+        }
+        // Node 20 emits the attempt events for every TCP connect, IP
+        // literals included.
+        socket.emit(
+            Socket::CONNECTION_ATTEMPT_FAILED,
+            &ConnectionAttempt {
+                address: addr.ip(),
+                port: addr.port(),
+                family: Family::of(&addr.ip()),
+                error: Some(err),
+            },
+        );
+        if self.st.borrow().destroyed {
+            return;
         }
         self.next_attempt();
     }
@@ -1260,9 +1261,17 @@ impl SocketInner {
                     self.deliver(&buf[..n]);
                     let full = n == buf.len();
                     self.lp.put_read_buf(buf);
-                    if !full {
+                    // One callback per read, as Node's `onStreamRead`:
+                    // ticks queued by a `data` listener run before the next
+                    // chunk is delivered (with the read buffer back in place,
+                    // so a tick that reads again reuses it).
+                    self.lp.drain_ticks();
+                    if !full && !self.st.borrow().peer_closed {
                         // A short read drained the kernel buffer; the next
-                        // edge brings the rest.
+                        // edge brings the rest. Not so once the peer's FIN
+                        // (or an error) was signalled: it came with the edge
+                        // we are serving and no other edge will follow, so
+                        // read on to reach it (libuv does the same).
                         return;
                     }
                 }
@@ -1474,7 +1483,18 @@ impl SocketInner {
                     return false;
                 }
             }
-            Phase::Connecting | Phase::Idle => {
+            Phase::Idle => {
+                // Node: writing to a socket that never connected destroys it
+                // with ERR_SOCKET_CLOSED.
+                let err = Error::new(ErrorCode::ERR_SOCKET_CLOSED, "Socket is closed");
+                if let Some(cb) = cb {
+                    let e = err.clone();
+                    self.lp.next_tick(move || cb(Some(&e)));
+                }
+                self.destroy(Some(err));
+                return false;
+            }
+            Phase::Connecting => {
                 let mut st = self.st.borrow_mut();
                 st.bytes_written += data.len() as u64;
                 st.pending_bytes += data.len();
@@ -1680,7 +1700,9 @@ impl SocketInner {
                     "Cannot call write after a stream was destroyed",
                 )
             };
-            let e = err.clone().unwrap_or(cancel);
+            // Node fails pending writes with the cancellation error, not
+            // the destroy error (which goes to the `error` event).
+            let e = cancel;
             for cb in cbs.drain(..) {
                 let e = e.clone();
                 self.lp.next_tick(move || cb(Some(&e)));
@@ -1712,6 +1734,9 @@ impl IoHandler for SocketInner {
                 }
             }
             Phase::Open => {
+                if ready.read_closed || ready.error {
+                    self.st.borrow_mut().peer_closed = true;
+                }
                 if ready.writable || ready.error {
                     self.on_writable();
                 }
