@@ -19,6 +19,8 @@ const LISTENER: Token = Token(usize::MAX);
 struct Conn {
     stream: TcpStream,
     backlog: Vec<u8>,
+    /// The poller reported the peer's FIN.
+    peer_closed: bool,
 }
 
 fn main() -> io::Result<()> {
@@ -55,6 +57,7 @@ fn main() -> io::Result<()> {
                             entry.insert(Conn {
                                 stream,
                                 backlog: Vec::new(),
+                                peer_closed: false,
                             });
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -68,11 +71,16 @@ fn main() -> io::Result<()> {
                 continue;
             };
             let mut close = false;
+            conn.peer_closed |= ev.is_read_closed();
+            let mut read = ev.is_readable() || ev.is_read_closed();
             if ev.is_writable() && !conn.backlog.is_empty() {
                 close = flush(conn).is_err();
+                // Reading stopped while the backlog waited, so the kernel
+                // may hold bytes whose edge was already reported.
+                read |= conn.backlog.is_empty();
             }
-            if !close && (ev.is_readable() || ev.is_read_closed()) {
-                close = on_readable(conn, &mut buf, ev.is_read_closed());
+            if !close && read {
+                close = on_readable(conn, &mut buf);
             }
             if close {
                 let mut c = conns.remove(key);
@@ -83,7 +91,7 @@ fn main() -> io::Result<()> {
 }
 
 /// Read and echo until drained; true when the connection should close.
-fn on_readable(conn: &mut Conn, buf: &mut [u8], peer_closed: bool) -> bool {
+fn on_readable(conn: &mut Conn, buf: &mut [u8]) -> bool {
     loop {
         // While a backlog waits for writability, stop reading: the kernel's
         // receive buffer then pushes back on the client.
@@ -108,7 +116,7 @@ fn on_readable(conn: &mut Conn, buf: &mut [u8], peer_closed: bool) -> bool {
                 // A short read drained the socket; the next arrival is a
                 // new edge. With the peer's FIN already seen, read on to
                 // the end of file.
-                if n < buf.len() && !peer_closed {
+                if n < buf.len() && !conn.peer_closed {
                     return false;
                 }
             }

@@ -82,60 +82,81 @@ fn worker(
     }
     let payload = vec![b'x'; size];
     let mut buf = vec![0u8; 256 * 1024];
-    // Fill every connection once; after that, events drive both ways.
+    // Fill every connection once; after that, events drive both ways. A
+    // connection that still had work after its turn stays on the list (its
+    // edge will not come again) and the next poll does not wait.
     let mut ready: Vec<usize> = (0..conns.len()).collect();
+    let mut again: Vec<usize> = Vec::new();
     while !shared.stopped() {
-        let mut got = 0u64;
         for &i in &ready {
             let (s, _, dead) = &mut conns[i];
             if *dead {
                 continue;
             }
-            // Drain the echo, then refill, until the kernel says stop on
-            // both: edge-triggered readiness needs both sides exhausted.
-            loop {
-                let (n, closed) = read_until_block(s, &mut buf).unwrap_or((0, true));
-                got += n as u64;
+            let mut exhausted = false;
+            for _ in 0..TURNS {
+                let (n, closed, drained) = read_some(s, &mut buf).unwrap_or((0, true, true));
+                if n > 0 {
+                    shared.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
                 if closed {
                     *dead = true;
                     shared.errors.fetch_add(1, Ordering::Relaxed);
+                    exhausted = true;
                     break;
                 }
-                let w = match net::write_owed(s, &payload, usize::MAX) {
+                let w = match net::write_owed(s, &payload, payload.len() * 4) {
                     Ok(w) => w,
                     Err(_) => {
                         *dead = true;
                         shared.errors.fetch_add(1, Ordering::Relaxed);
+                        exhausted = true;
                         break;
                     }
                 };
-                if n == 0 && w == 0 {
+                // Both directions said "would block": wait for an edge.
+                if drained && w < payload.len() * 4 {
+                    exhausted = true;
                     break;
                 }
             }
+            if !exhausted && !again.contains(&i) {
+                again.push(i);
+            }
         }
-        if got > 0 {
-            shared.bytes.fetch_add(got, Ordering::Relaxed);
-        }
-        poll.poll(&mut events, Some(Duration::from_millis(50)))?;
+        let timeout = if again.is_empty() { 50 } else { 0 };
+        poll.poll(&mut events, Some(Duration::from_millis(timeout)))?;
         ready.clear();
-        ready.extend(events.iter().map(|e| e.token().0));
+        ready.append(&mut again);
+        for e in events.iter() {
+            if !ready.contains(&e.token().0) {
+                ready.push(e.token().0);
+            }
+        }
     }
     Ok(super::new_histogram())
 }
 
-/// Read until `EAGAIN` (bulk data: the short-read shortcut would stop at
-/// every segment boundary).
-fn read_until_block(s: &mut mio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, bool)> {
+/// Read and write turns one connection gets before the others get theirs.
+const TURNS: usize = 16;
+
+/// Read up to 16 buffers' worth; returns the bytes read, whether the peer
+/// closed, and whether the socket said `EAGAIN` (drained). Bulk data
+/// needs the `EAGAIN`: the short-read shortcut would stop at every
+/// segment boundary.
+fn read_some(s: &mut mio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, bool, bool)> {
     use std::io::Read;
     let mut total = 0;
-    loop {
+    for _ in 0..16 {
         match s.read(buf) {
-            Ok(0) => return Ok((total, true)),
+            Ok(0) => return Ok((total, true, true)),
             Ok(n) => total += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok((total, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Ok((total, false, true))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
+    Ok((total, false, false))
 }
