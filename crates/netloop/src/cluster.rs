@@ -14,7 +14,7 @@
 //! use netloop::net::{ListenOptions, Server, Socket};
 //!
 //! // Pick a free port first, so every worker can ask for the same one.
-//! let port = cluster::reserve_port("127.0.0.1").unwrap();
+//! let port = cluster::reserve_port("127.0.0.1").expect("a free port");
 //! let (tx, rx) = mpsc::channel();
 //! cluster::run(2, move |worker| {
 //!     let server = Server::new();
@@ -24,11 +24,11 @@
 //!         reuse_port: true,
 //!         ..ListenOptions::default()
 //!     })?;
-//!     tx.send(worker.id).unwrap();
+//!     tx.send(worker.id).expect("receiver alive");
 //!     server.close(); // a real server would keep serving
 //!     Ok(())
 //! })
-//! .unwrap();
+//! .expect("the loop ran");
 //! let mut ids: Vec<usize> = rx.try_iter().collect();
 //! ids.sort();
 //! assert_eq!(ids, vec![0, 1]);

@@ -8,12 +8,12 @@
 //! ```
 //! netloop::run(|| {
 //!     netloop::dns::lookup("127.0.0.1", 0, |res| {
-//!         let addr = res.unwrap();
+//!         let addr = res.expect("an IP literal resolves");
 //!         assert_eq!(addr.to_string(), "127.0.0.1");
 //!     });
 //!     Ok(())
 //! })
-//! .unwrap();
+//! .expect("the loop ran");
 //! ```
 
 use std::net::{IpAddr, ToSocketAddrs};
@@ -54,9 +54,11 @@ pub fn lookup(host: &str, family: u8, f: impl FnOnce(Result<IpAddr>) + 'static) 
 pub fn lookup_all(host: &str, family: u8, f: impl FnOnce(Result<Vec<IpAddr>>) + 'static) {
     let lp = event_loop::current();
     if is_ip(host) != 0 {
+        // Node answers a literal with itself whatever `family` asks for
+        // (`dns.lookup('127.0.0.1', { family: 6 })` gives 127.0.0.1, 4).
         let res = match host.parse::<IpAddr>() {
-            Ok(ip) if family_matches(ip, family) => Ok(vec![ip]),
-            _ => Err(Error::lookup_failed(ErrorCode::ENOTFOUND, host)),
+            Ok(ip) => Ok(vec![ip]),
+            Err(_) => Err(Error::lookup_failed(ErrorCode::ENOTFOUND, host)),
         };
         lp.next_tick(move || f(res));
         return;

@@ -482,11 +482,17 @@ pub(crate) fn bad_port_nonzero(value: impl fmt::Display) -> Error {
     )
 }
 
-/// Node's `ERR_INVALID_ARG_VALUE` message.
+/// Node's `ERR_INVALID_ARG_VALUE` message: "The argument 'x' ..." or, for a
+/// dotted name such as `options.family`, "The property 'options.family' ...".
 pub(crate) fn invalid_arg(name: &str, value: impl fmt::Debug, reason: &str) -> Error {
+    let kind = if name.contains('.') {
+        "property"
+    } else {
+        "argument"
+    };
     Error::new(
         ErrorCode::ERR_INVALID_ARG_VALUE,
-        format!("The argument '{name}' {reason}. Received {value:?}"),
+        format!("The {kind} '{name}' {reason}. Received {value:?}"),
     )
 }
 

@@ -18,7 +18,7 @@
 //!     assert_eq!(s.listener_count("greeting"), 1);
 //!     Ok(())
 //! })
-//! .unwrap();
+//! .expect("the loop ran");
 //! ```
 //!
 //! Listeners receive the emitter first (JavaScript's `this`), so a listener
@@ -95,6 +95,10 @@ struct Slot {
 #[derive(Default)]
 pub(crate) struct Listeners {
     slots: RefCell<Vec<Slot>>,
+    /// Names with listeners, in the order each first got one (Node's
+    /// `eventNames()` lists the keys of its `_events` object in insertion
+    /// order, so prepending a listener does not move its name first).
+    names: RefCell<Vec<&'static str>>,
     next_id: Cell<u64>,
 }
 
@@ -125,23 +129,37 @@ impl Listeners {
         } else {
             slots.push(slot);
         }
+        let mut names = self.names.borrow_mut();
+        if !names.contains(&ev.name) {
+            names.push(ev.name);
+        }
         ListenerId(id)
     }
 
     pub(crate) fn remove(&self, id: ListenerId) -> bool {
-        let mut slots = self.slots.borrow_mut();
-        match slots.iter().position(|s| s.id == id.0) {
-            Some(i) => {
-                slots.remove(i);
-                true
+        let removed = {
+            let mut slots = self.slots.borrow_mut();
+            let Some(i) = slots.iter().position(|s| s.id == id.0) else {
+                return false;
+            };
+            let slot = slots.remove(i);
+            if !slots.iter().any(|s| s.name == slot.name) {
+                self.names.borrow_mut().retain(|n| *n != slot.name);
             }
-            None => false,
-        }
+            slot
+        };
+        // Dropped after the borrow ends, as in `remove_all`.
+        drop(removed);
+        true
     }
 
     pub(crate) fn remove_all(&self, name: Option<&str>) {
         let removed: Vec<Slot> = {
             let mut slots = self.slots.borrow_mut();
+            match name {
+                None => self.names.borrow_mut().clear(),
+                Some(n) => self.names.borrow_mut().retain(|x| *x != n),
+            }
             match name {
                 None => std::mem::take(&mut *slots),
                 Some(n) => {
@@ -167,13 +185,7 @@ impl Listeners {
     }
 
     pub(crate) fn names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = Vec::new();
-        for s in self.slots.borrow().iter() {
-            if !names.contains(&s.name) {
-                names.push(s.name);
-            }
-        }
-        names
+        self.names.borrow().clone()
     }
 
     /// Call the listeners for `ev` registered when the emit starts. Returns

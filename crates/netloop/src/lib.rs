@@ -17,7 +17,7 @@
 //!             });
 //!         });
 //!         server.listen(0, "127.0.0.1")?;
-//!         let port = server.address().unwrap().port();
+//!         let port = server.address().expect("bound at once").port();
 //!
 //!         let client = net::connect(port, "127.0.0.1")?;
 //!         client.on(Socket::CONNECT, |c, _| {

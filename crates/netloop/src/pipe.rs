@@ -16,7 +16,15 @@ pub(crate) fn is_abstract(path: &Path) -> bool {
 /// Bind and listen on `path`. An existing file makes this fail with
 /// `EADDRINUSE`; it is never removed behind the user's back.
 pub(crate) fn listen(path: &Path, backlog: i32) -> io::Result<ListenerIo> {
-    let l = sys::unix_listen(path, backlog)?;
+    // libuv's `uv_pipe_bind` reports a missing directory as EACCES, so Node
+    // prints `listen EACCES: permission denied /no/such/dir/sock`.
+    let l = sys::unix_listen(path, backlog).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            io::Error::from_raw_os_error(libc::EACCES)
+        } else {
+            e
+        }
+    })?;
     tracing::debug!(target: "netloop::net", path = %path.display(), "listen (unix)");
     Ok(ListenerIo::Unix(l))
 }

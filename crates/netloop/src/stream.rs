@@ -107,11 +107,12 @@ pub(crate) enum ListenerIo {
 }
 
 impl ListenerIo {
-    /// Accept one connection; `WouldBlock` when the backlog is empty.
-    pub(crate) fn accept(&self) -> io::Result<StreamIo> {
+    /// Accept one connection and its peer address (`accept4` reports it, so
+    /// no `getpeername` is needed); `WouldBlock` when the backlog is empty.
+    pub(crate) fn accept(&self) -> io::Result<(StreamIo, Option<SocketAddr>)> {
         match self {
-            ListenerIo::Tcp(l) => l.accept().map(|(s, _)| StreamIo::Tcp(s)),
-            ListenerIo::Unix(l) => l.accept().map(|(s, _)| StreamIo::Unix(s)),
+            ListenerIo::Tcp(l) => l.accept().map(|(s, peer)| (StreamIo::Tcp(s), Some(peer))),
+            ListenerIo::Unix(l) => l.accept().map(|(s, _)| (StreamIo::Unix(s), None)),
         }
     }
 

@@ -34,8 +34,14 @@ pub(crate) fn listen(addr: SocketAddr, opts: &ListenOpts) -> io::Result<Listener
     Ok(ListenerIo::Tcp(listener))
 }
 
-/// Start a non-blocking connect (libuv's `uv_tcp_connect`).
-pub(crate) fn connect(addr: SocketAddr, local: Option<SocketAddr>) -> io::Result<StreamIo> {
+pub(crate) use crate::sys::ConnectStep;
+
+/// Start a non-blocking connect (libuv's `uv_tcp_bind` + `uv_tcp_connect`);
+/// a failure says whether the local bind or the connect failed.
+pub(crate) fn connect(
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+) -> Result<StreamIo, (ConnectStep, io::Error)> {
     tracing::debug!(target: "netloop::net", %addr, ?local, "connect");
     sys::tcp_connect(addr, local).map(StreamIo::Tcp)
 }
@@ -46,6 +52,22 @@ pub(crate) fn set_nodelay(io: &StreamIo, enable: bool) -> io::Result<()> {
         StreamIo::Tcp(s) => s.set_nodelay(enable),
         StreamIo::Unix(_) => Ok(()),
     }
+}
+
+/// Whether `TCP_NODELAY` is set; `None` for Unix sockets.
+pub(crate) fn nodelay(io: &StreamIo) -> Option<bool> {
+    match io {
+        StreamIo::Tcp(s) => s.nodelay().ok(),
+        StreamIo::Unix(_) => None,
+    }
+}
+
+/// Whether `SO_KEEPALIVE` is set; `None` for Unix sockets.
+pub(crate) fn keepalive(io: &StreamIo) -> Option<bool> {
+    if !io.is_tcp() {
+        return None;
+    }
+    io.sock_ref().keepalive().ok()
 }
 
 /// `SO_KEEPALIVE` (libuv's `uv_tcp_keepalive`).

@@ -9,7 +9,7 @@
 //!     set_immediate(|| println!("first"));
 //!     Ok(())
 //! })
-//! .unwrap();
+//! .expect("the loop ran");
 //! ```
 
 use std::rc::Rc;

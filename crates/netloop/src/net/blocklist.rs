@@ -26,11 +26,11 @@ enum Rule {
 /// use netloop::net::BlockList;
 ///
 /// let list = BlockList::new();
-/// list.add_address("10.0.0.1".parse().unwrap());
-/// list.add_subnet("192.168.0.0".parse().unwrap(), 16).unwrap();
-/// assert!(list.check("10.0.0.1".parse().unwrap()));
-/// assert!(list.check("::ffff:192.168.4.4".parse().unwrap()));
-/// assert!(!list.check("10.0.0.2".parse().unwrap()));
+/// list.add_address("10.0.0.1".parse().expect("an IP literal"));
+/// list.add_subnet("192.168.0.0".parse().expect("an IP literal"), 16).expect("prefix fits");
+/// assert!(list.check("10.0.0.1".parse().expect("an IP literal")));
+/// assert!(list.check("::ffff:192.168.4.4".parse().expect("an IP literal")));
+/// assert!(!list.check("10.0.0.2".parse().expect("an IP literal")));
 /// ```
 #[derive(Clone, Default)]
 pub struct BlockList {
@@ -183,10 +183,23 @@ impl SocketAddress {
         }
     }
 
-    /// Parse `"1.2.3.4:80"` or `"[::1]:80"` (Node: `SocketAddress.parse`).
+    /// Parse `"1.2.3.4:80"`, `"[::1]:80"`, or an address without a port
+    /// (`"1.2.3.4"`, `"[::1]"`: port 0) (Node 22: `SocketAddress.parse`).
+    /// Node parses with the WHATWG URL parser and so also accepts forms such
+    /// as `"0xffffffff"` or `"user@1.2.3.4"`; those return `None` here.
     pub fn parse(input: &str) -> Option<SocketAddress> {
-        let sa: std::net::SocketAddr = input.parse().ok()?;
-        Some(SocketAddress::new(sa.ip(), sa.port()))
+        if let Ok(sa) = input.parse::<std::net::SocketAddr>() {
+            return Some(SocketAddress::new(sa.ip(), sa.port()));
+        }
+        let bare = match input.strip_prefix('[') {
+            Some(rest) => rest
+                .strip_suffix(']')?
+                .parse::<std::net::Ipv6Addr>()
+                .ok()?
+                .into(),
+            None => input.parse::<Ipv4Addr>().ok()?.into(),
+        };
+        Some(SocketAddress::new(bare, 0))
     }
 
     /// Set the IPv6 flow label.

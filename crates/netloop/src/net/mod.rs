@@ -11,7 +11,7 @@
 //!         });
 //!     });
 //!     server.listen(0, "127.0.0.1")?;
-//!     let port = server.address().unwrap().port();
+//!     let port = server.address().expect("bound at once").port();
 //!
 //!     let client = net::connect(port, "127.0.0.1")?;
 //!     client.on(Socket::CONNECT, |c, _| {
@@ -23,7 +23,7 @@
 //!     });
 //!     Ok(())
 //! })
-//! .unwrap();
+//! .expect("the loop ran");
 //! ```
 
 mod blocklist;
@@ -36,9 +36,9 @@ use std::path::Path;
 
 pub use blocklist::{BlockList, SocketAddress};
 pub use options::{
-    ConnectOptions, ConnectionAttempt, DropInfo, Encoding, Family, ListenOptions, LookupInfo,
-    ReadyState, ServerOptions, SocketOptions, DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT,
-    DEFAULT_HIGH_WATER_MARK,
+    ConnectOptions, ConnectionAttempt, DropInfo, Encoding, Family, ListenOptions, Lookup,
+    LookupCallback, LookupInfo, ReadyState, ServerOptions, SocketOptions,
+    DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT, DEFAULT_HIGH_WATER_MARK,
 };
 pub use server::Server;
 pub use socket::Socket;

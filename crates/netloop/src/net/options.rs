@@ -3,9 +3,10 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::net::BlockList;
 
 /// Node's default `highWaterMark` for sockets: 16 KiB.
@@ -80,6 +81,67 @@ pub struct ConnectOptions {
     pub high_water_mark: Option<usize>,
     /// Refuse to connect to addresses on this list (`ERR_IP_BLOCKED`).
     pub block_list: Option<BlockList>,
+    /// Resolve `host` with this function instead of the system resolver
+    /// (Node's `lookup` option).
+    pub lookup: Option<Lookup>,
+}
+
+/// The callback a [`Lookup`] function answers through: the host's
+/// addresses in the order the resolver gives them, or the lookup error.
+pub type LookupCallback = Box<dyn FnOnce(Result<Vec<IpAddr>>)>;
+
+/// A custom host-name lookup for [`ConnectOptions::lookup`] (Node: the
+/// `lookup` option of `net.connect`, a `dns.lookup`-shaped function).
+///
+/// The function receives the host, the wanted family (4, 6, or 0 for
+/// either) and a callback to answer with, now or later. netloop calls it on
+/// the tick after `connect`, never from inside `connect` itself, so every
+/// listener added after `connect` sees the `lookup` events.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use netloop::net::{self, ConnectOptions, Lookup, Socket};
+///
+/// netloop::run(|| {
+///     let server = net::create_server(|_, s: &Socket| { s.end(); });
+///     server.listen(0, "127.0.0.1")?;
+///     let port = server.address().expect("bound at once").port();
+///     let lookup = Lookup::new(|_host, _family, done| {
+///         done(Ok(vec!["127.0.0.1".parse::<IpAddr>().expect("an IP literal")]))
+///     });
+///     let c = net::connect_with(ConnectOptions {
+///         port,
+///         host: Some("example.test".into()),
+///         lookup: Some(lookup),
+///         ..ConnectOptions::default()
+///     })?;
+///     c.on(Socket::CLOSE, move |_, _| { server.close(); });
+///     Ok(())
+/// })
+/// .expect("the loop ran");
+/// ```
+#[derive(Clone)]
+pub struct Lookup(Rc<LookupFn>);
+
+/// The function behind a [`Lookup`]: `(host, family, callback)`.
+type LookupFn = dyn Fn(&str, u8, LookupCallback);
+
+impl Lookup {
+    /// Wrap a lookup function `f(host, family, callback)`.
+    pub fn new(f: impl Fn(&str, u8, LookupCallback) + 'static) -> Lookup {
+        Lookup(Rc::new(f))
+    }
+
+    /// Run the lookup.
+    pub(crate) fn call(&self, host: &str, family: u8, done: LookupCallback) {
+        (self.0)(host, family, done)
+    }
+}
+
+impl fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Lookup(..)")
+    }
 }
 
 /// Options for [`Server::listen_with`](crate::net::Server::listen_with)

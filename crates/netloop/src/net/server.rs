@@ -14,7 +14,7 @@ use crate::event_loop::{self, EventLoop, HandleRef, IoHandler, Ready};
 use crate::events::{impl_emitter, Event, Listeners};
 use crate::net::options::{DropInfo, Family, ListenOptions, ServerOptions};
 use crate::net::{is_ip, Socket};
-use crate::stream::ListenerIo;
+use crate::stream::{ListenerIo, StreamIo};
 use crate::{pipe, tcp};
 
 /// A TCP or Unix-socket server (Node: `net.Server`).
@@ -34,11 +34,11 @@ use crate::{pipe, tcp};
 ///     });
 ///     // Bound at once for an IP literal: address() works on the next line.
 ///     server.listen(0, "127.0.0.1")?;
-///     let port = server.address().unwrap().port();
+///     let port = server.address().expect("bound at once").port();
 ///     net::connect(port, "127.0.0.1")?;
 ///     Ok(())
 /// })
-/// .unwrap();
+/// .expect("the loop ran");
 /// ```
 ///
 /// Differences from Node, on purpose: `listen(port, ip)` binds synchronously
@@ -277,8 +277,8 @@ impl Server {
     }
 
     /// The bound address, available right after `listen` for IP literals
-    /// (Node: `server.address()`). `None` before listening and for Unix
-    /// sockets (see [`path`](Server::path)).
+    /// (Node: `server.address()`). `None` before listening, after
+    /// `close()`, and for Unix sockets (see [`path`](Server::path)).
     pub fn address(&self) -> Option<SocketAddr> {
         self.inner.st.borrow().address
     }
@@ -400,16 +400,22 @@ impl ServerInner {
         });
         match registered {
             Ok((l, token)) => {
-                {
+                let seq = {
                     let mut st = self.st.borrow_mut();
                     st.address = l.local_addr();
                     st.path = path;
                     st.listener = Some((l, token));
-                }
+                    // This listen's number: a close (and a new listen)
+                    // before the tick makes its `listening` stale, as
+                    // Node's `_listeningId`.
+                    st.bind_seq += 1;
+                    st.bind_seq
+                };
                 self.handle_ref.set_active(true);
                 tracing::debug!(target: "netloop::net", address = ?self.st.borrow().address, "listening");
                 self.lp.next_tick(move || {
-                    if server.listening() {
+                    let current = server.inner.st.borrow().bind_seq == seq;
+                    if current && server.listening() {
                         server.emit(Server::LISTENING, &());
                     }
                 });
@@ -428,9 +434,13 @@ impl ServerInner {
         let (listener, path) = {
             let mut st = self.st.borrow_mut();
             st.binding = None;
+            st.bind_seq += 1;
             (st.listener.take(), st.path.clone())
         };
         if let Some((mut l, token)) = listener {
+            // Node's `address()` is null once closed (a Unix server keeps
+            // its path, as Node keeps `_pipeName`).
+            self.st.borrow_mut().address = None;
             self.lp.deregister(l.source(), token);
             drop(l);
             if let Some(path) = path {
@@ -473,7 +483,7 @@ impl ServerInner {
         self.emit_close_if_drained();
     }
 
-    fn accept_one(&self) -> Option<io::Result<crate::stream::StreamIo>> {
+    fn accept_one(&self) -> Option<io::Result<(StreamIo, Option<SocketAddr>)>> {
         let st = self.st.borrow();
         let (l, _) = st.listener.as_ref()?;
         Some(l.accept())
@@ -481,18 +491,24 @@ impl ServerInner {
 
     /// Node's `onconnection`: enforce `max_connections`, wrap the accepted
     /// fd in a `Socket`, and emit `connection`.
-    fn on_connection(self: &Rc<Self>, server: &Server, io: crate::stream::StreamIo) {
+    fn on_connection(self: &Rc<Self>, server: &Server, io: StreamIo, peer: Option<SocketAddr>) {
         let (over_limit, opts) = {
             let st = self.st.borrow();
             let over = matches!(st.max_connections, Some(max) if st.connections >= max);
             (over, st.opts.clone())
         };
-        let peer = io.peer_addr().ok().flatten();
         let blocked = match (&opts.block_list, peer) {
             (Some(list), Some(p)) => list.check(p.ip()),
             _ => false,
         };
-        if over_limit || blocked {
+        if blocked {
+            // Node (22+) closes a blocked peer's connection at once, without
+            // `drop` or `connection`.
+            tracing::debug!(target: "netloop::net", ?peer, "onconnection: blocked");
+            drop(io);
+            return;
+        }
+        if over_limit {
             let local = io.local_addr();
             drop(io);
             let info = DropInfo {
@@ -503,11 +519,11 @@ impl ServerInner {
                 remote_port: peer.map(|a| a.port()),
                 remote_family: peer.map(|a| Family::of(&a.ip())),
             };
-            tracing::debug!(target: "netloop::net", ?peer, blocked, "onconnection: drop");
+            tracing::debug!(target: "netloop::net", ?peer, "onconnection: drop");
             server.emit(Server::DROP, &info);
             return;
         }
-        let socket = match Socket::from_accepted(io, &opts, Rc::downgrade(self)) {
+        let socket = match Socket::from_accepted(io, peer, &opts, Rc::clone(self)) {
             Ok(s) => s,
             Err(e) => {
                 server.emit_error(&Error::from_syscall(&e, "accept"));
@@ -537,7 +553,7 @@ impl IoHandler for ServerInner {
                 // Each accepted connection is its own callback into user
                 // code, as in Node: ticks queued by one `connection`
                 // listener run before the next connection is emitted.
-                Ok(io) => self.lp.invoke(|| self.on_connection(&server, io)),
+                Ok((io, peer)) => self.lp.invoke(|| self.on_connection(&server, io, peer)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
                     if e.kind() == io::ErrorKind::Interrupted

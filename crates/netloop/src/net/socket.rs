@@ -48,7 +48,7 @@ const MAX_READS_PER_EVENT: usize = 16;
 ///         sock.pipe(sock); // echo
 ///     });
 ///     server.listen(0, "127.0.0.1")?;
-///     let port = server.address().unwrap().port();
+///     let port = server.address().expect("bound at once").port();
 ///
 ///     let client = Socket::new();
 ///     client.connect(port, "127.0.0.1")?;
@@ -63,7 +63,7 @@ const MAX_READS_PER_EVENT: usize = 16;
 ///     });
 ///     Ok(())
 /// })
-/// .unwrap();
+/// .expect("the loop ran");
 /// ```
 ///
 /// # Lifecycle and event order
@@ -97,6 +97,11 @@ pub(crate) struct SocketInner {
     lp: Rc<EventLoop>,
     listeners: Listeners,
     handle_ref: HandleRef,
+    /// The connect request (lookup and handshake): it keeps the loop alive
+    /// while connecting even when the socket is unref'd, as libuv counts
+    /// active requests regardless of `uv_unref` (Node's unref'd sockets
+    /// still connect).
+    connect_req: HandleRef,
     st: RefCell<State>,
     me: Weak<SocketInner>,
 }
@@ -124,16 +129,56 @@ struct ConnectPlan {
     port: u16,
     addrs: VecDeque<IpAddr>,
     errors: Vec<Error>,
-    attempt_timeout: Option<Duration>,
+    /// Happy eyeballs may run: auto-select on, no `family` and no
+    /// `local_address` (Node's condition in `lookupAndConnect`). It runs
+    /// when the lookup gives more than one address.
+    auto: bool,
+    attempt_timeout: Duration,
     attempt_timer: Option<Timer>,
     current: Option<SocketAddr>,
-    local: Option<SocketAddr>,
+    local_address: Option<IpAddr>,
+    local_port: u16,
     block_list: Option<BlockList>,
+}
+
+impl ConnectPlan {
+    /// The local address to bind before connecting to `ip`: Node binds when
+    /// `localAddress` or `localPort` is given, defaulting the address to
+    /// `0.0.0.0` / `::` by the remote family.
+    fn bind_addr(&self, ip: IpAddr) -> Option<SocketAddr> {
+        match (self.local_address, self.local_port) {
+            (Some(l), p) => Some(SocketAddr::new(l, p)),
+            (None, 0) => None,
+            (None, p) => Some(SocketAddr::new(unspecified_like(ip), p)),
+        }
+    }
+
+    /// The ` - Local (addr:port)` detail of connect errors: only with a
+    /// local port, as Node's `afterConnect` (`req.localAddress &&
+    /// req.localPort`).
+    fn local_detail(&self, ip: IpAddr) -> Option<(String, u16)> {
+        if self.local_port == 0 {
+            return None;
+        }
+        let addr = self.local_address.unwrap_or_else(|| unspecified_like(ip));
+        Some((addr.to_string(), self.local_port))
+    }
+}
+
+/// `0.0.0.0` or `::`, the family of `ip`.
+fn unspecified_like(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
 }
 
 struct State {
     phase: Phase,
     stream: Option<Stream>,
+    /// Node's `autoSelectFamilyAttemptedAddresses`: set when happy eyeballs
+    /// runs, kept after the connect.
+    attempted: Option<Vec<SocketAddr>>,
     /// Identifies the current connect so a stale lookup answer is ignored.
     connect_seq: u64,
     plan: Option<ConnectPlan>,
@@ -142,12 +187,18 @@ struct State {
     // Read side.
     /// `None` until a `data` listener or `resume()`; `Some(false)` paused.
     flowing: Option<bool>,
+    /// Node's `handle.reading`: reading was started and not stopped by
+    /// EOF or a full read buffer. A socket paused before it ever read
+    /// never starts (Node's `afterConnect` skips `read(0)` when paused).
+    reading: bool,
     /// Read but not yet delivered.
     read_buf: Vec<u8>,
     readable_hwm: usize,
     eof: bool,
     /// The poller reported the peer's FIN or an error: read to the end.
     peer_closed: bool,
+    /// `end` is queued for the next tick.
+    end_scheduled: bool,
     end_emitted: bool,
     flush_scheduled: bool,
     encoding: Option<Encoding>,
@@ -161,6 +212,11 @@ struct State {
     need_drain: bool,
     ended: bool,
     shutdown_done: bool,
+    /// Write callbacks queued for the pending phase and not yet run.
+    write_cbs_pending: usize,
+    /// Our FIN went out while write callbacks were still queued: `finish`
+    /// follows the last of them.
+    finish_waiting: bool,
     finished: bool,
     allow_half_open: bool,
 
@@ -177,7 +233,10 @@ struct State {
     timeout: Option<Timer>,
     no_delay: Option<bool>,
     keep_alive: Option<(bool, Duration)>,
-    server: Option<Weak<ServerInner>>,
+    /// The server that accepted this socket. Strong, as Node's
+    /// `socket.server`: a closed server nobody else holds must live until
+    /// its last connection ends, to emit its `close`. Taken on destroy.
+    server: Option<Rc<ServerInner>>,
 }
 
 impl State {
@@ -185,14 +244,17 @@ impl State {
         State {
             phase: Phase::Idle,
             stream: None,
+            attempted: None,
             connect_seq: 0,
             plan: None,
             unix_path: None,
             flowing: None,
+            reading: false,
             read_buf: Vec::new(),
             readable_hwm: hwm,
             eof: false,
             peer_closed: false,
+            end_scheduled: false,
             end_emitted: false,
             flush_scheduled: false,
             encoding: None,
@@ -203,6 +265,8 @@ impl State {
             need_drain: false,
             ended: false,
             shutdown_done: false,
+            write_cbs_pending: 0,
+            finish_waiting: false,
             finished: false,
             allow_half_open,
             destroyed: false,
@@ -298,6 +362,7 @@ impl Socket {
     fn from_state(lp: Rc<EventLoop>, st: State) -> Socket {
         let inner = Rc::new_cyclic(|me| SocketInner {
             handle_ref: HandleRef::new(Rc::clone(&lp)),
+            connect_req: HandleRef::new(Rc::clone(&lp)),
             lp,
             listeners: Listeners::default(),
             st: RefCell::new(st),
@@ -310,18 +375,21 @@ impl Socket {
     /// `new Socket({ handle, allowHalfOpen, pauseOnCreate })`).
     pub(crate) fn from_accepted(
         io: StreamIo,
+        peer: Option<SocketAddr>,
         opts: &ServerOptions,
-        server: Weak<ServerInner>,
+        server: Rc<ServerInner>,
     ) -> io::Result<Socket> {
         let lp = event_loop::current();
         let hwm = opts.high_water_mark.unwrap_or(DEFAULT_HIGH_WATER_MARK);
         let mut st = State::new(opts.allow_half_open, hwm);
         st.phase = Phase::Open;
-        st.remote = io.peer_addr().ok().flatten();
-        st.local = io.local_addr();
+        // The local address is read lazily (`getsockname`) on first use.
+        st.remote = peer;
         st.server = Some(server);
         if opts.pause_on_connect {
             st.flowing = Some(false);
+        } else {
+            st.reading = true;
         }
         if opts.no_delay {
             tcp::set_nodelay(&io, true)?;
@@ -392,7 +460,7 @@ impl Socket {
     /// `local_address`), `ERR_INVALID_ARG_VALUE` (bad `family`),
     /// `ERR_SOCKET_CONNECTING`.
     pub fn connect_with(&self, opts: ConnectOptions) -> Result<&Socket> {
-        let local = self.validate_connect(&opts)?;
+        let (local_address, local_port) = self.validate_connect(&opts)?;
         let inner = &self.inner;
         let seq = {
             let mut st = inner.st.borrow_mut();
@@ -417,6 +485,7 @@ impl Socket {
             st.connect_seq
         };
         inner.handle_ref.set_active(true);
+        inner.connect_req.set_active(true);
         if let Some(t) = opts.timeout {
             self.set_timeout(t);
         }
@@ -435,25 +504,24 @@ impl Socket {
         let host = opts.host.unwrap_or_else(|| "localhost".to_owned());
         let auto = opts
             .auto_select_family
-            .unwrap_or_else(super::default_auto_select_family);
-        let attempt_timeout = if auto && opts.family == 0 {
-            Some(
-                opts.auto_select_family_attempt_timeout
-                    .map(|d| d.max(Duration::from_millis(10)))
-                    .unwrap_or_else(super::default_auto_select_family_attempt_timeout),
-            )
-        } else {
-            None
-        };
+            .unwrap_or_else(super::default_auto_select_family)
+            && opts.family == 0
+            && local_address.is_none();
+        let attempt_timeout = opts
+            .auto_select_family_attempt_timeout
+            .map(|d| d.max(Duration::from_millis(10)))
+            .unwrap_or_else(super::default_auto_select_family_attempt_timeout);
         let mut plan = ConnectPlan {
             host: host.clone(),
             port: opts.port,
             addrs: VecDeque::new(),
             errors: Vec::new(),
+            auto,
             attempt_timeout,
             attempt_timer: None,
             current: None,
-            local,
+            local_address,
+            local_port,
             block_list: opts.block_list,
         };
         if let Ok(ip) = host.parse::<IpAddr>() {
@@ -470,19 +538,27 @@ impl Socket {
             return Ok(self);
         }
         inner.st.borrow_mut().plan = Some(plan);
-        let inner = Rc::clone(inner);
         let family = opts.family;
-        tracing::debug!(target: "netloop::net", %host, "lookupAndConnect");
-        dns::lookup_all(&host, family, move |res| {
-            if inner.st.borrow().connect_seq != seq || inner.st.borrow().destroyed {
+        let me = Rc::clone(inner);
+        let on_answer = move |res: Result<Vec<IpAddr>>| {
+            if me.st.borrow().connect_seq != seq || me.st.borrow().destroyed {
                 return;
             }
-            inner.after_lookup(res);
-        });
+            me.after_lookup(res);
+        };
+        tracing::debug!(target: "netloop::net", %host, "lookupAndConnect");
+        match opts.lookup {
+            // A user lookup runs on the next tick, never inside connect().
+            Some(lookup) => self
+                .lp()
+                .next_tick(move || lookup.call(&host, family, Box::new(on_answer))),
+            None => dns::lookup_all(&host, family, on_answer),
+        }
         Ok(self)
     }
 
-    fn validate_connect(&self, opts: &ConnectOptions) -> Result<Option<SocketAddr>> {
+    /// Check the arguments; returns the local address and port to bind.
+    fn validate_connect(&self, opts: &ConnectOptions) -> Result<(Option<IpAddr>, u16)> {
         if self.inner.st.borrow().phase == Phase::Connecting {
             return Err(Error::new(
                 ErrorCode::ERR_SOCKET_CONNECTING,
@@ -490,7 +566,7 @@ impl Socket {
             ));
         }
         if opts.path.is_some() {
-            return Ok(None);
+            return Ok((None, 0));
         }
         if opts.port == 0 {
             return Err(bad_port_nonzero(0));
@@ -514,14 +590,7 @@ impl Socket {
             },
             None => None,
         };
-        Ok(match (local_ip, opts.local_port) {
-            (Some(ip), p) => Some(SocketAddr::new(ip, p.unwrap_or(0))),
-            (None, Some(p)) => Some(SocketAddr::new(
-                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                p,
-            )),
-            (None, None) => None,
-        })
+        Ok((local_ip, opts.local_port.unwrap_or(0)))
     }
 
     // ----- writing ------------------------------------------------------------
@@ -541,12 +610,13 @@ impl Socket {
         data: impl AsRef<[u8]>,
         f: impl FnOnce(&Socket, Option<&Error>) + 'static,
     ) -> bool {
-        let me = self.downgrade();
-        let cb: WriteCb = Box::new(move |err| {
-            if let Some(inner) = me.upgrade() {
-                f(&Socket { inner }, err);
-            }
-        });
+        // The request holds the socket, as a libuv write request holds its
+        // handle: the callback runs even when the user dropped every other
+        // reference (a write made just before `end()`). The cycle lasts
+        // only while the request is queued; completion, destroy and loop
+        // teardown all consume it.
+        let socket = self.clone();
+        let cb: WriteCb = Box::new(move |err| f(&socket, err));
         self.inner.write(data.as_ref(), Some(cb))
     }
 
@@ -598,6 +668,10 @@ impl Socket {
     /// Close with a TCP RST instead of a FIN (Node:
     /// `socket.resetAndDestroy()`): the peer sees `ECONNRESET`.
     pub fn reset_and_destroy(&self) -> &Socket {
+        if self.inner.st.borrow().phase == Phase::Idle {
+            // No handle to reset: Node destroys with ERR_SOCKET_CLOSED.
+            return self.destroy_with(Error::new(ErrorCode::ERR_SOCKET_CLOSED, "Socket is closed"));
+        }
         self.inner.st.borrow_mut().reset_on_close = true;
         let connecting = self.inner.st.borrow().phase == Phase::Connecting;
         if connecting {
@@ -622,7 +696,14 @@ impl Socket {
     /// Start reading again, delivering buffered bytes first (Node:
     /// `socket.resume()`). Delivery happens on the next tick.
     pub fn resume(&self) -> &Socket {
-        self.inner.st.borrow_mut().flowing = Some(true);
+        {
+            let mut st = self.inner.st.borrow_mut();
+            st.flowing = Some(true);
+            if st.phase == Phase::Open && !st.eof && !st.destroyed {
+                st.reading = true;
+            }
+        }
+        self.inner.update_active();
         self.inner.schedule_flush();
         self
     }
@@ -705,13 +786,13 @@ impl Socket {
     /// `socket.setNoDelay`). Nagle is on by default, as in Node.
     pub fn set_no_delay(&self, no_delay: bool) -> &Socket {
         let mut st = self.inner.st.borrow_mut();
-        match &st.stream {
-            Some(s) => {
-                if let Err(e) = tcp::set_nodelay(&s.io, no_delay) {
-                    tracing::debug!(target: "netloop::net", error = %e, "setNoDelay failed");
-                }
+        // Remembered as Node's `kSetNoDelay`: applied again once connected,
+        // since happy eyeballs may replace the connecting fd.
+        st.no_delay = Some(no_delay);
+        if let Some(s) = &st.stream {
+            if let Err(e) = tcp::set_nodelay(&s.io, no_delay) {
+                tracing::debug!(target: "netloop::net", error = %e, "setNoDelay failed");
             }
-            None => st.no_delay = Some(no_delay),
         }
         self
     }
@@ -720,22 +801,46 @@ impl Socket {
     /// `socket.setKeepAlive(enable, initialDelay)`).
     pub fn set_keep_alive(&self, enable: bool, initial_delay: Duration) -> &Socket {
         let mut st = self.inner.st.borrow_mut();
-        match &st.stream {
-            Some(s) => {
-                if let Err(e) = tcp::set_keepalive(&s.io, enable, initial_delay) {
-                    tracing::debug!(target: "netloop::net", error = %e, "setKeepAlive failed");
-                }
+        // Remembered as Node's `kSetKeepAlive`, for the connected fd.
+        st.keep_alive = Some((enable, initial_delay));
+        if let Some(s) = &st.stream {
+            if let Err(e) = tcp::set_keepalive(&s.io, enable, initial_delay) {
+                tracing::debug!(target: "netloop::net", error = %e, "setKeepAlive failed");
             }
-            None => st.keep_alive = Some((enable, initial_delay)),
         }
         self
     }
 
+    /// Whether `TCP_NODELAY` is on, read from the connection (like tokio's
+    /// `TcpStream::nodelay`; Node has no getter). `None` before connecting,
+    /// after closing, and for Unix sockets.
+    pub fn no_delay(&self) -> Option<bool> {
+        self.inner
+            .st
+            .borrow()
+            .stream
+            .as_ref()
+            .and_then(|s| tcp::nodelay(&s.io))
+    }
+
+    /// Whether `SO_KEEPALIVE` is on, read from the connection (Node has no
+    /// getter). `None` before connecting, after closing, and for Unix
+    /// sockets.
+    pub fn keep_alive(&self) -> Option<bool> {
+        self.inner
+            .st
+            .borrow()
+            .stream
+            .as_ref()
+            .and_then(|s| tcp::keepalive(&s.io))
+    }
+
     // ----- properties -------------------------------------------------------------
 
-    /// The local address (Node: `socket.address()`).
+    /// The local address (Node: `socket.address()`); `None` before
+    /// connecting and after close.
     pub fn address(&self) -> Option<SocketAddr> {
-        self.inner.st.borrow().local
+        self.inner.local()
     }
 
     /// Node: `socket.remoteAddress`; still readable after close.
@@ -755,17 +860,17 @@ impl Socket {
 
     /// Node: `socket.localAddress`.
     pub fn local_address(&self) -> Option<IpAddr> {
-        self.inner.st.borrow().local.map(|a| a.ip())
+        self.inner.local().map(|a| a.ip())
     }
 
     /// Node: `socket.localPort`.
     pub fn local_port(&self) -> Option<u16> {
-        self.inner.st.borrow().local.map(|a| a.port())
+        self.inner.local().map(|a| a.port())
     }
 
     /// Node: `socket.localFamily`.
     pub fn local_family(&self) -> Option<Family> {
-        self.inner.st.borrow().local.map(|a| Family::of(&a.ip()))
+        self.inner.local().map(|a| Family::of(&a.ip()))
     }
 
     /// Bytes received (Node: `socket.bytesRead`).
@@ -801,6 +906,14 @@ impl Socket {
                 }
             }
         }
+    }
+
+    /// The addresses happy eyeballs tried, in order, once it ran (Node:
+    /// `socket.autoSelectFamilyAttemptedAddresses`, which holds the same
+    /// addresses as `"ip:port"` strings). `None` when the connect used a
+    /// single address.
+    pub fn auto_select_family_attempted_addresses(&self) -> Option<Vec<SocketAddr>> {
+        self.inner.st.borrow().attempted.clone()
     }
 
     /// True while connecting (Node: `socket.connecting`).
@@ -861,6 +974,37 @@ impl SocketInner {
         self.me.upgrade().map(|inner| Socket { inner })
     }
 
+    /// The local address, cached after the first `getsockname`.
+    fn local(&self) -> Option<SocketAddr> {
+        let mut st = self.st.borrow_mut();
+        if st.destroyed {
+            // No handle, no name (Node: `address()` is `{}` after close).
+            return None;
+        }
+        if st.local.is_none() && st.phase == Phase::Open {
+            st.local = st.stream.as_ref().and_then(|s| s.io.local_addr());
+        }
+        st.local
+    }
+
+    /// libuv's rule for a stream handle: it is active (and keeps the loop
+    /// alive while ref'd) while connecting, reading, or holding queued
+    /// writes. A socket that read EOF with nothing left to write, or that
+    /// was paused before it ever read, lets the loop end, as in Node
+    /// (`test-net-connect-paused-connection`).
+    fn update_active(&self) {
+        let active = {
+            let st = self.st.borrow();
+            !st.destroyed
+                && match st.phase {
+                    Phase::Connecting => true,
+                    Phase::Open => st.reading || st.queued_bytes() > 0,
+                    Phase::Idle | Phase::Closed => false,
+                }
+        };
+        self.handle_ref.set_active(active);
+    }
+
     fn has_data_listener(&self) -> bool {
         self.listeners.count("data") > 0
     }
@@ -873,16 +1017,25 @@ impl SocketInner {
 
     // ----- connect ------------------------------------------------------------
 
+    fn connecting_now(&self) -> bool {
+        let st = self.st.borrow();
+        st.phase == Phase::Connecting && !st.destroyed
+    }
+
+    /// Node's `lookupAndConnect` / `lookupAndConnectMultiple` callbacks:
+    /// `lookup` for the address used (for every address when happy eyeballs
+    /// may run), then the first attempt.
     fn after_lookup(&self, res: Result<Vec<IpAddr>>) {
         let Some(socket) = self.socket() else { return };
-        let host = self
-            .st
-            .borrow()
-            .plan
-            .as_ref()
-            .map(|p| p.host.clone())
-            .unwrap_or_default();
-        match res {
+        let (host, auto) = match self.st.borrow().plan.as_ref() {
+            Some(p) => (p.host.clone(), p.auto),
+            None => return,
+        };
+        let res = match res {
+            Ok(addrs) if addrs.is_empty() => Err(Error::lookup_failed(ErrorCode::ENOTFOUND, &host)),
+            other => other,
+        };
+        let addrs = match res {
             Err(err) => {
                 socket.emit(
                     Socket::LOOKUP,
@@ -893,67 +1046,85 @@ impl SocketInner {
                         host,
                     },
                 );
-                self.destroy(Some(err));
-            }
-            Ok(addrs) => {
-                let ordered = {
-                    let mut st = self.st.borrow_mut();
-                    let Some(plan) = st.plan.as_mut() else { return };
-                    let ordered = if plan.attempt_timeout.is_some() {
-                        interleave(addrs)
-                    } else {
-                        addrs.into_iter().take(1).collect()
-                    };
-                    if ordered.len() < 2 {
-                        plan.attempt_timeout = None;
-                    }
-                    plan.addrs = ordered.iter().copied().collect();
-                    ordered
-                };
-                // One `lookup` per address that will be tried, as Node's
-                // happy-eyeballs path does (a single one otherwise).
-                for addr in &ordered {
-                    socket.emit(
-                        Socket::LOOKUP,
-                        &LookupInfo {
-                            error: None,
-                            address: Some(*addr),
-                            family: Some(Family::of(addr)),
-                            host: host.clone(),
-                        },
-                    );
-                    if self.st.borrow().destroyed {
-                        return;
-                    }
+                if self.connecting_now() {
+                    self.destroy(Some(err));
                 }
-                self.next_attempt();
+                return;
             }
+            Ok(addrs) => addrs,
+        };
+        let emitted: Vec<IpAddr> = if auto { addrs.clone() } else { vec![addrs[0]] };
+        for ip in emitted {
+            socket.emit(
+                Socket::LOOKUP,
+                &LookupInfo {
+                    error: None,
+                    address: Some(ip),
+                    family: Some(Family::of(&ip)),
+                    host: host.clone(),
+                },
+            );
+            if !self.connecting_now() {
+                return;
+            }
+        }
+        let ordered = if auto {
+            interleave(dedup(addrs))
+        } else {
+            vec![addrs[0]]
+        };
+        {
+            let mut st = self.st.borrow_mut();
+            if ordered.len() > 1 {
+                st.attempted = Some(Vec::new());
+            }
+            if let Some(plan) = st.plan.as_mut() {
+                plan.addrs = ordered.into_iter().collect();
+            }
+        }
+        self.next_attempt();
+    }
+
+    /// True while happy eyeballs runs (Node's `internalConnectMultiple`).
+    fn multi(&self) -> bool {
+        self.st.borrow().attempted.is_some()
+    }
+
+    /// Record a failed attempt of happy eyeballs and try the next address.
+    fn multi_failed(&self, err: Error) {
+        if let Some(p) = self.st.borrow_mut().plan.as_mut() {
+            p.errors.push(err);
+        }
+        if self.connecting_now() {
+            self.next_attempt();
         }
     }
 
-    /// Try the next address of the plan, or fail with every error so far.
+    /// Try the next address of the plan (Node's `internalConnect` /
+    /// `internalConnectMultiple`), or fail with every error so far.
     fn next_attempt(&self) {
         let Some(socket) = self.socket() else { return };
-        let (next, port, multi, local, blocked) = {
+        let multi = self.multi();
+        let (next, port, bind, blocked) = {
             let mut st = self.st.borrow_mut();
             if st.destroyed {
                 return;
             }
             let Some(plan) = st.plan.as_mut() else { return };
+            if let Some(t) = plan.attempt_timer.take() {
+                t.cancel();
+            }
             let next = plan.addrs.pop_front();
             let blocked = match (&plan.block_list, next) {
                 (Some(list), Some(ip)) => list.check(ip),
                 _ => false,
             };
-            (
-                next,
-                plan.port,
-                plan.attempt_timeout.is_some(),
-                plan.local,
-                blocked,
-            )
+            let bind = next.and_then(|ip| plan.bind_addr(ip));
+            (next, plan.port, bind, blocked)
         };
         let Some(ip) = next else {
+            // Every address failed: Node's AggregateError (its code is the
+            // first error's), or ERR_SOCKET_CONNECTION_TIMEOUT without any.
             let errors = self
                 .st
                 .borrow_mut()
@@ -961,76 +1132,136 @@ impl SocketInner {
                 .as_mut()
                 .map(|p| std::mem::take(&mut p.errors))
                 .unwrap_or_default();
-            let err = if errors.len() == 1 {
-                errors.into_iter().next()
-            } else if errors.is_empty() {
-                None
-            } else {
-                Some(Error::aggregate(errors))
-            };
-            self.destroy(Some(err.unwrap_or_else(|| {
+            let err = if errors.is_empty() {
                 Error::new(
                     ErrorCode::ERR_SOCKET_CONNECTION_TIMEOUT,
                     "Socket connection timeout",
                 )
-            })));
+            } else {
+                Error::aggregate(errors)
+            };
+            self.destroy(Some(err));
             return;
+        };
+        let addr = SocketAddr::new(ip, port);
+        let attempt = |error: Option<Error>| ConnectionAttempt {
+            address: ip,
+            port,
+            family: Family::of(&ip),
+            error,
         };
         if blocked {
             let err = Error::new(
                 ErrorCode::ERR_IP_BLOCKED,
                 format!("IP({ip}) is blocked by net.BlockList"),
             );
-            self.destroy(Some(err));
+            if multi {
+                socket.emit(
+                    Socket::CONNECTION_ATTEMPT_FAILED,
+                    &attempt(Some(err.clone())),
+                );
+                self.multi_failed(err);
+            } else {
+                self.destroy(Some(err));
+            }
             return;
         }
-        let addr = SocketAddr::new(ip, port);
-        let attempt = ConnectionAttempt {
-            address: ip,
-            port,
-            family: Family::of(&ip),
-            error: None,
-        };
-        socket.emit(Socket::CONNECTION_ATTEMPT, &attempt);
-        if self.st.borrow().destroyed {
-            return;
-        }
-        match tcp::connect(addr, local) {
-            Ok(io) => {
-                if let Some(p) = self.st.borrow_mut().plan.as_mut() {
-                    p.current = Some(addr);
+        let res = tcp::connect(addr, bind);
+        let res = match res {
+            Err((tcp::ConnectStep::Bind, e)) => {
+                // Node: `bind EADDRINUSE 127.0.0.1:4000`, before any
+                // `connectionAttempt`.
+                let (la, lp) = bind.map_or((String::new(), 0), |b| (b.ip().to_string(), b.port()));
+                let err = Error::syscall_host_port(&e, "bind", Some(&la), Some(lp), None);
+                if multi {
+                    self.multi_failed(err);
+                } else {
+                    self.destroy(Some(err));
                 }
+                return;
+            }
+            Err((tcp::ConnectStep::Connect, e)) => Err(e),
+            Ok(io) => Ok(io),
+        };
+        socket.emit(Socket::CONNECTION_ATTEMPT, &attempt(None));
+        if !self.connecting_now() {
+            return; // a listener destroyed the socket; the new fd drops here
+        }
+        if let Some(list) = self.st.borrow_mut().attempted.as_mut() {
+            list.push(addr);
+        }
+        match res {
+            Ok(io) => {
+                let more = {
+                    let mut st = self.st.borrow_mut();
+                    match st.plan.as_mut() {
+                        Some(p) => {
+                            p.current = Some(addr);
+                            !p.addrs.is_empty()
+                        }
+                        None => false,
+                    }
+                };
                 if let Err(e) = self.attach(io) {
                     self.attempt_failed(addr, e);
                     return;
                 }
-                if multi {
+                // Node arms the attempt timer for every address but the last.
+                if multi && more {
                     self.start_attempt_timer(addr);
                 }
             }
-            Err(e) => self.attempt_failed(addr, e),
+            // libuv reports a refused loopback connect through the connect
+            // callback even when connect(2) fails at once; other immediate
+            // failures of a single connect destroy without
+            // `connectionAttemptFailed`, as Node's `internalConnect`.
+            Err(e) if multi || e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                self.attempt_failed(addr, e)
+            }
+            Err(e) => {
+                let err = self.connect_error(addr, &e);
+                self.destroy(Some(err));
+            }
         }
     }
 
-    fn start_attempt_timer(&self, addr: SocketAddr) {
-        let Some(d) = self
+    /// Node's `createConnectionError`: `connect ECONNREFUSED 127.0.0.1:80`,
+    /// with ` - Local (addr:port)` when bound to a local port.
+    fn connect_error(&self, addr: SocketAddr, e: &io::Error) -> Error {
+        let local = self
             .st
             .borrow()
             .plan
             .as_ref()
-            .and_then(|p| p.attempt_timeout)
-        else {
+            .and_then(|p| p.local_detail(addr.ip()));
+        Error::syscall_host_port(
+            e,
+            "connect",
+            Some(&addr.ip().to_string()),
+            Some(addr.port()),
+            local.as_ref().map(|(a, p)| (a.as_str(), *p)),
+        )
+    }
+
+    fn start_attempt_timer(&self, addr: SocketAddr) {
+        let Some(d) = self.st.borrow().plan.as_ref().map(|p| p.attempt_timeout) else {
             return;
         };
         let me = self.me.clone();
         let t = timers::set_timeout(d, move || {
             let Some(inner) = me.upgrade() else { return };
             let current = inner.st.borrow().plan.as_ref().and_then(|p| p.current);
-            if current != Some(addr) || inner.st.borrow().phase != Phase::Connecting {
+            if current != Some(addr) || !inner.connecting_now() {
                 return;
             }
             let Some(socket) = inner.socket() else { return };
+            // Node's `internalConnectMultipleTimeout`: the event, an
+            // ETIMEDOUT error for the aggregate, then the next address.
             inner.close_stream();
+            if let Some(p) = inner.st.borrow_mut().plan.as_mut() {
+                p.attempt_timer = None;
+                p.current = None;
+            }
             socket.emit(
                 Socket::CONNECTION_ATTEMPT_TIMEOUT,
                 &ConnectionAttempt {
@@ -1040,62 +1271,43 @@ impl SocketInner {
                     error: None,
                 },
             );
-            let last = inner
-                .st
-                .borrow()
-                .plan
-                .as_ref()
-                .is_none_or(|p| p.addrs.is_empty());
-            if last {
-                inner.destroy(Some(Error::new(
-                    ErrorCode::ETIMEDOUT,
-                    format!("connect ETIMEDOUT {}:{}", addr.ip(), addr.port()),
-                )));
-            } else {
-                inner.next_attempt();
-            }
+            let err = inner.connect_error(addr, &io::Error::from_raw_os_error(libc::ETIMEDOUT));
+            inner.multi_failed(err);
         });
         if let Some(p) = self.st.borrow_mut().plan.as_mut() {
             p.attempt_timer = Some(t);
         }
     }
 
-    /// One address failed: record it and try the next (happy eyeballs), or
-    /// fail with it.
+    /// An attempt failed (Node's `afterConnect` / `afterConnectMultiple`
+    /// with an error): `connectionAttemptFailed`, then the next address
+    /// (happy eyeballs) or the error.
     fn attempt_failed(&self, addr: SocketAddr, e: io::Error) {
         let Some(socket) = self.socket() else { return };
         self.close_stream();
-        let local = self.st.borrow().plan.as_ref().and_then(|p| p.local);
-        let local_str = local.map(|l| (l.ip().to_string(), l.port()));
-        let err = Error::syscall_host_port(
-            &e,
-            "connect",
-            Some(&addr.ip().to_string()),
-            Some(addr.port()),
-            local_str.as_ref().map(|(a, p)| (a.as_str(), *p)),
-        );
+        let err = self.connect_error(addr, &e);
         tracing::debug!(target: "netloop::net", error = %err, "connect attempt failed");
         if let Some(p) = self.st.borrow_mut().plan.as_mut() {
             if let Some(t) = p.attempt_timer.take() {
                 t.cancel();
             }
-            p.errors.push(err.clone());
+            p.current = None;
         }
-        // Node 20 emits the attempt events for every TCP connect, IP
-        // literals included.
+        let multi = self.multi();
         socket.emit(
             Socket::CONNECTION_ATTEMPT_FAILED,
             &ConnectionAttempt {
                 address: addr.ip(),
                 port: addr.port(),
                 family: Family::of(&addr.ip()),
-                error: Some(err),
+                error: Some(err.clone()),
             },
         );
-        if self.st.borrow().destroyed {
-            return;
+        if multi {
+            self.multi_failed(err);
+        } else if self.connecting_now() {
+            self.destroy(Some(err));
         }
-        self.next_attempt();
     }
 
     fn connect_unix(&self, path: &Path) {
@@ -1130,7 +1342,7 @@ impl SocketInner {
         let handler: Rc<dyn IoHandler> = me;
         let token = self.lp.register(io.source(), handler)?;
         self.st.borrow_mut().stream = Some(Stream::new(io, token));
-        self.handle_ref.set_active(true);
+        self.update_active();
         Ok(())
     }
 
@@ -1184,8 +1396,10 @@ impl SocketInner {
         {
             let mut st = self.st.borrow_mut();
             st.phase = Phase::Open;
+            st.reading = st.flowing != Some(false);
             st.remote = peer;
             st.local = local;
+            self.connect_req.set_active(false);
             if let Some(p) = st.plan.as_mut() {
                 if let Some(t) = p.attempt_timer.take() {
                     t.cancel();
@@ -1205,10 +1419,9 @@ impl SocketInner {
             self.refresh_timeout(&st);
         }
         tracing::debug!(target: "netloop::net", ?peer, "afterConnect");
+        // Node's `afterConnect` emits `ready` right after `connect` even if
+        // a `connect` listener destroyed the socket.
         socket.emit(Socket::CONNECT, &());
-        if self.st.borrow().destroyed {
-            return;
-        }
         socket.emit(Socket::READY, &());
         if self.st.borrow().destroyed {
             return;
@@ -1220,12 +1433,16 @@ impl SocketInner {
             std::mem::take(&mut st.pending)
         };
         for w in pending {
+            // `write()` counted these bytes already, as Node's
+            // `bytesWritten` counts writes still buffered while connecting.
+            self.st.borrow_mut().bytes_written -= w.data.len() as u64;
             if !self.write_now(&w.data, w.cb) {
                 return;
             }
         }
         self.maybe_drain();
         self.maybe_shutdown();
+        self.update_active();
         self.on_readable();
     }
 
@@ -1236,6 +1453,7 @@ impl SocketInner {
     fn on_readable(&self) {
         for _ in 0..MAX_READS_PER_EVENT {
             if !self.st.borrow().can_read() {
+                self.after_read_stop();
                 return;
             }
             let mut buf = self.lp.take_read_buf();
@@ -1292,6 +1510,19 @@ impl SocketInner {
         // Still readable after a full batch: continue next iteration so
         // other handles get their turn.
         self.schedule_read();
+    }
+
+    /// Reading paused: a full read buffer stops reading as Node's
+    /// `readStop` does when `push()` returns false.
+    fn after_read_stop(&self) {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.phase != Phase::Open || st.read_buf.len() < st.readable_hwm {
+                return;
+            }
+            st.reading = false;
+        }
+        self.update_active();
     }
 
     fn schedule_read(&self) {
@@ -1380,12 +1611,19 @@ impl SocketInner {
         }
         self.maybe_end();
         if self.st.borrow().can_read() {
+            self.st.borrow_mut().reading = true;
+            self.update_active();
             self.on_readable();
         }
     }
 
     fn on_eof(&self) {
-        self.st.borrow_mut().eof = true;
+        {
+            let mut st = self.st.borrow_mut();
+            st.eof = true;
+            st.reading = false;
+        }
+        self.update_active();
         tracing::debug!(target: "netloop::net", "read EOF");
         self.maybe_end();
     }
@@ -1395,10 +1633,10 @@ impl SocketInner {
     fn maybe_end(&self) {
         {
             let mut st = self.st.borrow_mut();
-            if !st.eof || !st.read_buf.is_empty() || st.end_emitted || st.destroyed {
+            if !st.eof || !st.read_buf.is_empty() || st.end_scheduled || st.destroyed {
                 return;
             }
-            st.end_emitted = true;
+            st.end_scheduled = true;
         }
         let me = self.me.clone();
         self.lp.next_tick(move || {
@@ -1410,7 +1648,14 @@ impl SocketInner {
             let partial = std::mem::take(&mut inner.st.borrow_mut().partial);
             if !partial.is_empty() {
                 socket.emit(Socket::DATA, &partial[..]);
+                if inner.st.borrow().destroyed {
+                    return;
+                }
             }
+            // Only now is the readable side over (Node sets `endEmitted` in
+            // `endReadableNT`): a `finish` tick queued before this one must
+            // not take the socket down before `end` was emitted.
+            inner.st.borrow_mut().end_emitted = true;
             socket.emit(Socket::END, &());
             inner.after_end();
         });
@@ -1527,11 +1772,14 @@ impl SocketInner {
         match res {
             Ok(WriteOutcome::Done(cb)) => {
                 if let Some(cb) = cb {
-                    self.lp.defer(move || cb(None));
+                    self.defer_write_cb(cb);
                 }
                 true
             }
-            Ok(WriteOutcome::Queued) => true,
+            Ok(WriteOutcome::Queued) => {
+                self.update_active();
+                true
+            }
             Err((e, cb)) => {
                 let err = Error::from_syscall(&e, "write");
                 if let Some(cb) = cb {
@@ -1557,13 +1805,14 @@ impl SocketInner {
             return self.maybe_shutdown();
         };
         for cb in done {
-            self.lp.defer(move || cb(None));
+            self.defer_write_cb(cb);
         }
         if let Err(e) = res {
             self.destroy(Some(Error::from_syscall(&e, "write")));
             return;
         }
         self.refresh_timeout(&self.st.borrow());
+        self.update_active();
         self.maybe_drain();
         self.maybe_shutdown();
     }
@@ -1620,6 +1869,21 @@ impl SocketInner {
             // gone and the read side reports it.
             tracing::debug!(target: "netloop::net", error = %e, "shutdown failed");
         }
+        // `finish` comes after every write callback (Node's `finishMaybe`
+        // waits for `pendingcb` to reach zero).
+        let waiting = {
+            let mut st = self.st.borrow_mut();
+            st.finish_waiting = st.write_cbs_pending > 0;
+            st.finish_waiting
+        };
+        if !waiting {
+            self.schedule_finish();
+        }
+    }
+
+    /// Emit `finish` on the next tick; destroy if the readable side is
+    /// over too (or `destroy_soon` asked for it).
+    fn schedule_finish(&self) {
         let me = self.me.clone();
         self.lp.next_tick(move || {
             let Some(inner) = me.upgrade() else { return };
@@ -1636,6 +1900,28 @@ impl SocketInner {
             };
             if end_emitted || destroy_soon {
                 inner.destroy(None);
+            }
+        });
+    }
+
+    /// Run a completed write's callback in the pending phase; the last
+    /// one releases a `finish` that waited for it.
+    fn defer_write_cb(&self, cb: WriteCb) {
+        let Some(me) = self.me.upgrade() else { return };
+        self.st.borrow_mut().write_cbs_pending += 1;
+        self.lp.defer(move || {
+            cb(None);
+            let release = {
+                let mut st = me.st.borrow_mut();
+                st.write_cbs_pending = st.write_cbs_pending.saturating_sub(1);
+                let release = st.write_cbs_pending == 0 && st.finish_waiting;
+                if release {
+                    st.finish_waiting = false;
+                }
+                release
+            };
+            if release {
+                me.schedule_finish();
             }
         });
     }
@@ -1687,6 +1973,7 @@ impl SocketInner {
             drop(s);
         }
         self.handle_ref.set_active(false);
+        self.connect_req.set_active(false);
         tracing::debug!(target: "netloop::net", error = ?err.as_ref().map(|e| e.to_string()), "destroy");
         if !cbs.is_empty() {
             let cancel = if was_connecting {
@@ -1708,7 +1995,7 @@ impl SocketInner {
                 self.lp.next_tick(move || cb(Some(&e)));
             }
         }
-        if let Some(server) = server.and_then(|w| w.upgrade()) {
+        if let Some(server) = server {
             server.connection_closed();
         }
         let Some(socket) = self.socket() else { return };
@@ -1758,9 +2045,25 @@ impl IoHandler for SocketInner {
             t.cancel();
         }
         self.st.borrow_mut().pending.clear();
+        // Break the socket -> server -> listener -> socket cycle.
+        let server = self.st.borrow_mut().server.take();
+        drop(server);
         self.handle_ref.set_active(false);
+        self.connect_req.set_active(false);
         self.listeners.remove_all(None);
     }
+}
+
+/// Keep the first occurrence of each address (Node: "only try an address
+/// once").
+fn dedup(addrs: Vec<IpAddr>) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Vec::with_capacity(addrs.len());
+    for a in addrs {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// Order addresses for happy eyeballs: alternate families, starting with
@@ -1828,7 +2131,7 @@ mod tests {
     fn interleave_alternates_families() {
         let v: Vec<IpAddr> = ["::1", "::2", "127.0.0.1", "127.0.0.2", "::3"]
             .iter()
-            .map(|s| s.parse().unwrap())
+            .map(|s| s.parse().expect("test addresses are IP literals"))
             .collect();
         let out: Vec<String> = interleave(v).iter().map(|a| a.to_string()).collect();
         assert_eq!(out, ["::1", "127.0.0.1", "::2", "127.0.0.2", "::3"]);

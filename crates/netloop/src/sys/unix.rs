@@ -36,22 +36,36 @@ pub(crate) fn tcp_listen(
     Ok(mio::net::TcpListener::from_std(socket.into()))
 }
 
+/// Which step of [`tcp_connect`] failed: Node reports a failed local bind
+/// as `bind EADDRINUSE 127.0.0.1:4000`, not as a connect error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConnectStep {
+    /// Binding to the requested local address/port.
+    Bind,
+    /// Creating the socket or starting the connect.
+    Connect,
+}
+
 /// Start a non-blocking connect to `addr`, bound first to `local` if given.
 /// Returns while the handshake is in flight; completion shows as
 /// writability, and `SO_ERROR` tells the outcome.
 pub(crate) fn tcp_connect(
     addr: SocketAddr,
     local: Option<SocketAddr>,
-) -> io::Result<mio::net::TcpStream> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
+) -> Result<mio::net::TcpStream, (ConnectStep, io::Error)> {
+    let connect_err = |e| (ConnectStep::Connect, e);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(connect_err)?;
+    socket.set_nonblocking(true).map_err(connect_err)?;
     if let Some(local) = local {
-        socket.bind(&local.into())?;
+        socket
+            .bind(&local.into())
+            .map_err(|e| (ConnectStep::Bind, e))?;
     }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(connect_err(e)),
     }
     Ok(mio::net::TcpStream::from_std(socket.into()))
 }

@@ -1,0 +1,187 @@
+//! `netloop::dns::lookup`: Node's `dns.lookup` (getaddrinfo on the pool;
+//! IP literals answered on the next tick without it).
+
+mod util;
+
+use std::cell::Cell;
+use std::net::IpAddr;
+use std::process::Command;
+use std::rc::Rc;
+
+use netloop::timers::set_immediate;
+use netloop::{dns, next_tick, ErrorCode};
+use util::{guard, Log};
+
+#[test]
+fn ip_literals_are_answered_on_the_next_tick_never_inside_lookup() {
+    // Node: the literal's callback is a process.nextTick, so it runs after
+    // the caller returns, before ticks queued later and before immediates.
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let returned = Rc::new(Cell::new(false));
+        let r = Rc::clone(&returned);
+        let l1 = l.clone();
+        dns::lookup("127.0.0.1", 0, move |res| {
+            assert!(r.get(), "callback ran inside lookup()");
+            l1.push(format!("lookup {}", res.unwrap()));
+        });
+        returned.set(true);
+        next_tick(l.recorder("tick queued after"));
+        let l2 = l.clone();
+        dns::lookup_all("::1", 0, move |res| {
+            l2.push(format!("all {:?}", res.unwrap()));
+        });
+        set_immediate(l.recorder("immediate"));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        log.entries(),
+        [
+            "lookup 127.0.0.1",
+            "tick queued after",
+            "all [::1]",
+            "immediate"
+        ]
+    );
+}
+
+#[test]
+fn ip_literal_ignores_the_family_asked_for() {
+    // Node 20: dns.lookup('127.0.0.1', { family: 6 }) gives 127.0.0.1, 4.
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let l1 = l.clone();
+        dns::lookup("127.0.0.1", 6, move |res| l1.push(res.unwrap().to_string()));
+        dns::lookup_all("::1", 4, move |res| l.push(format!("{:?}", res.unwrap())));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(log.entries(), ["127.0.0.1", "[::1]"]);
+}
+
+#[test]
+fn localhost_resolves_to_loopback_on_the_pool() {
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let _g = guard("localhost");
+        let returned = Rc::new(Cell::new(false));
+        let r = Rc::clone(&returned);
+        let l1 = l.clone();
+        dns::lookup("localhost", 0, move |res| {
+            assert!(r.get(), "callback ran inside lookup()");
+            let ip = res.expect("localhost resolves");
+            assert!(ip.is_loopback(), "{ip}");
+            l1.push("one");
+        });
+        returned.set(true);
+        dns::lookup_all("localhost", 0, move |res| {
+            let all: Vec<IpAddr> = res.expect("localhost resolves");
+            assert!(!all.is_empty());
+            assert!(all.iter().all(|ip| ip.is_loopback()), "{all:?}");
+            // One entry per address, not one per socket type.
+            let mut dedup = all.clone();
+            dedup.sort();
+            dedup.dedup();
+            assert_eq!(dedup.len(), all.len(), "{all:?}");
+            l.push("all");
+        });
+        Ok(())
+    })
+    .unwrap();
+    let mut e = log.entries();
+    e.sort();
+    assert_eq!(e, ["all", "one"]);
+}
+
+#[test]
+fn localhost_with_family_4_gives_ipv4() {
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let _g = guard("localhost v4");
+        dns::lookup("localhost", 4, move |res| {
+            l.push(res.expect("localhost has an IPv4 address").to_string())
+        });
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(log.entries(), ["127.0.0.1"]);
+}
+
+#[test]
+fn nonexistent_name_fails_with_enotfound_like_node() {
+    // `.invalid` is reserved (RFC 2606): it never resolves.
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let _g = guard("nonexistent");
+        dns::lookup("nonexistent.invalid", 0, move |res| {
+            let err = res.expect_err("must not resolve");
+            assert_eq!(err.code(), ErrorCode::ENOTFOUND);
+            assert_eq!(err.code().as_str(), "ENOTFOUND");
+            assert_eq!(err.syscall(), Some("getaddrinfo"));
+            assert_eq!(err.hostname(), Some("nonexistent.invalid"));
+            assert_eq!(err.errno(), Some(-3008));
+            assert_eq!(err.to_string(), "getaddrinfo ENOTFOUND nonexistent.invalid");
+            l.push("failed");
+        });
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(log.entries(), ["failed"]);
+}
+
+/// How many of this process's threads are netloop's pool threads.
+fn pool_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("netloop-pool"))
+        .count()
+}
+
+/// Run in a fresh process by the test below: the pool is process-wide and
+/// starts on first use, so only a fresh process shows it was never needed.
+#[test]
+#[ignore = "run in a child process by ip_literals_never_start_the_thread_pool"]
+fn literal_lookups_child() {
+    let done = Rc::new(Cell::new(0));
+    let d = Rc::clone(&done);
+    netloop::run(move || {
+        for host in ["127.0.0.1", "::1", "10.1.2.3", "::ffff:127.0.0.1"] {
+            let d = Rc::clone(&d);
+            dns::lookup(host, 0, move |res| {
+                assert_eq!(res.unwrap().to_string(), host);
+                d.set(d.get() + 1);
+            });
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(done.get(), 4);
+    assert_eq!(pool_threads(), 0, "an IP literal started the pool");
+}
+
+#[test]
+fn ip_literals_never_start_the_thread_pool() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "literal_lookups_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
