@@ -11,11 +11,23 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// chosen by the kernel). `TCP_NODELAY` is set: the generator writes whole
 /// messages and must not wait for Nagle.
 pub(crate) fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    connect_from(addr, source.map(|ip| SocketAddr::new(ip, 0)))
+}
+
+/// Start a non-blocking connect from an explicit source address and port
+/// (port 0: the kernel picks). With an explicit port `SO_REUSEADDR` is
+/// set, so a port whose last connection sits in TIME_WAIT can be bound
+/// again; the kernel then reuses that TIME_WAIT entry (`tcp_tw_reuse`,
+/// on for loopback by default).
+pub(crate) fn connect_from(addr: SocketAddr, source: Option<SocketAddr>) -> io::Result<TcpStream> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     socket.set_nodelay(true)?;
-    if let Some(ip) = source {
-        socket.bind(&SocketAddr::new(ip, 0).into())?;
+    if let Some(src) = source {
+        if src.port() != 0 {
+            socket.set_reuse_address(true)?;
+        }
+        socket.bind(&src.into())?;
     }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
