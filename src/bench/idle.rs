@@ -46,11 +46,21 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
     let mut first_error: Option<std::io::Error> = None;
+    // One source: let `connect()` pick the port (it can reuse TIME_WAIT
+    // entries, a `bind()` to port 0 cannot).
+    let source = |i: usize| {
+        if cfg.sources.len() > 1 {
+            cfg.source_for(i)
+        } else {
+            None
+        }
+    };
+    let mut opening = true;
 
     while done + failed < total {
-        while in_flight < args.concurrency && streams.len() < total {
+        while opening && in_flight < args.concurrency && streams.len() < total {
             let i = streams.len();
-            match net::connect(cfg.addr, cfg.source_for(i)).and_then(|mut s| {
+            match net::connect(cfg.addr, source(i)).and_then(|mut s| {
                 poll.registry().register(
                     &mut s,
                     Token(i),
@@ -68,6 +78,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
                     // Out of fds or ports: no point opening more.
                     first_error.get_or_insert(e);
                     failed += total - streams.len();
+                    opening = false;
                     break;
                 }
             }

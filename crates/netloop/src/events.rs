@@ -73,21 +73,38 @@ impl<A: ?Sized> fmt::Debug for Event<A> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 
-/// A listener's closure behind a type-erased pointer: the concrete type is
-/// `RefCell<Box<dyn FnMut(&T, &A)>>`.
-struct ListenerCell {
+type ListenerFn<T, A> = Box<dyn FnMut(&T, &A)>;
+
+/// One listener: its closure and its once-state, in a single allocation
+/// shared by the table and by any emit in progress. Stored type-erased
+/// (`Rc<dyn Any>`); an emit downcasts it to its own `<T, A>`.
+///
+/// The closure sits in a `Cell<Option<..>>` and is taken out while it
+/// runs (a `RefCell` would add a borrow flag to every listener): a nested
+/// emit that reaches the same listener finds it empty and skips it.
+struct ListenerCell<T: 'static, A: ?Sized + 'static> {
+    once: bool,
     fired: Cell<bool>,
-    f: Box<dyn Any>,
+    f: Cell<Option<ListenerFn<T, A>>>,
 }
 
-type ListenerFn<T, A> = Box<dyn FnMut(&T, &A)>;
-type Handler<T, A> = RefCell<ListenerFn<T, A>>;
+/// Puts a listener's closure back into its cell when the call ends, also
+/// if the closure panicked.
+struct PutBack<'a, T: 'static, A: ?Sized + 'static> {
+    cell: &'a ListenerCell<T, A>,
+    f: Option<ListenerFn<T, A>>,
+}
+
+impl<T: 'static, A: ?Sized + 'static> Drop for PutBack<'_, T, A> {
+    fn drop(&mut self) {
+        self.cell.f.set(self.f.take());
+    }
+}
 
 struct Slot {
     id: u64,
     name: &'static str,
-    once: bool,
-    cell: Rc<ListenerCell>,
+    cell: Rc<dyn Any>,
 }
 
 /// The listener table of one emitter. Stored inline in each Server and
@@ -113,14 +130,13 @@ impl Listeners {
         let id = self.next_id.get() + 1;
         self.next_id.set(id);
         let boxed: ListenerFn<T, A> = Box::new(f);
-        let handler: Handler<T, A> = RefCell::new(boxed);
         let slot = Slot {
             id,
             name: ev.name,
-            once,
             cell: Rc::new(ListenerCell {
+                once,
                 fired: Cell::new(false),
-                f: Box::new(handler),
+                f: Cell::new(Some(boxed)),
             }),
         };
         let mut slots = self.slots.borrow_mut();
@@ -203,10 +219,9 @@ impl Listeners {
             let Some(first) = matching.next() else {
                 return false;
             };
-            let first = (first.id, first.once, Rc::clone(&first.cell));
-            let rest: Vec<(u64, bool, Rc<ListenerCell>)> = matching
-                .map(|s| (s.id, s.once, Rc::clone(&s.cell)))
-                .collect();
+            let first = (first.id, Rc::clone(&first.cell));
+            let rest: Vec<(u64, Rc<dyn Any>)> =
+                matching.map(|s| (s.id, Rc::clone(&s.cell))).collect();
             (first, rest)
         };
         self.call::<T, A>(this, first, arg);
@@ -219,21 +234,27 @@ impl Listeners {
     fn call<T: 'static, A: ?Sized + 'static>(
         &self,
         this: &T,
-        (id, once, cell): (u64, bool, Rc<ListenerCell>),
+        (id, cell): (u64, Rc<dyn Any>),
         arg: &A,
     ) {
-        if once {
+        // A listener registered for this name with another payload type is
+        // not called.
+        let Some(cell) = cell.downcast_ref::<ListenerCell<T, A>>() else {
+            return;
+        };
+        if cell.once {
             if cell.fired.replace(true) {
                 return;
             }
             self.remove(ListenerId(id));
         }
-        let Some(handler) = cell.f.downcast_ref::<Handler<T, A>>() else {
-            return;
+        let mut call = PutBack {
+            cell,
+            f: cell.f.take(),
         };
-        match handler.try_borrow_mut() {
-            Ok(mut f) => f(this, arg),
-            Err(_) => {
+        match call.f.as_mut() {
+            Some(f) => f(this, arg),
+            None => {
                 tracing::warn!(
                     target: "netloop",
                     "a listener emitted its own event recursively; the nested call was skipped"
