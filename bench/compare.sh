@@ -20,8 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-5}            # seconds measured per run
+ROUNDS=${ROUNDS:-4}
+DURATION=${DURATION:-4}            # seconds measured per run
 WARMUP=${WARMUP:-1}                # seconds of warm-up per run
 CONNS=${CONNS:-50}                 # pingpong connections
 SIZE=${SIZE:-64}                   # pingpong message size
@@ -30,7 +30,8 @@ RATE=${RATE:-20000}                # open-loop requests/s (latency without coord
 STREAM_CONNS=${STREAM_CONNS:-1}
 STREAM_SIZE=${STREAM_SIZE:-65536}
 CONNECT_CONNS=${CONNECT_CONNS:-50} # connect workers
-IDLE_CONNS=${IDLE_CONNS:-10000}    # idle connections held (capped by RLIMIT_NOFILE)
+CONNECT_SOURCES=${CONNECT_SOURCES:-4} # 127.0.0.x source addresses, explicit ports (see src/bench/connect.rs)
+IDLE_CONNS=${IDLE_CONNS:-15000}    # idle connections held (capped by RLIMIT_NOFILE)
 TIMER_COUNT=${TIMER_COUNT:-1000000}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -137,7 +138,7 @@ run_one() {
     pingpong) load pingpong "${common[@]}" "${timed[@]}" -c "$CONNS" -s "$SIZE" --pipeline "$PIPELINE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     rate) load pingpong "${common[@]}" "${timed[@]}" -c "$CONNS" -s "$SIZE" --rate "$RATE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     stream) load stream "${common[@]}" "${timed[@]}" -c "$STREAM_CONNS" -s "$STREAM_SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
-    connect) load connect "${common[@]}" "${timed[@]}" -c "$CONNECT_CONNS" -s "$SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    connect) load connect "${common[@]}" "${timed[@]}" -c "$CONNECT_CONNS" -s "$SIZE" --sources "$CONNECT_SOURCES" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     idle) load idle "${common[@]}" -c "$IDLE_CONNS" -s "$SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
   esac
   stop_server
@@ -184,7 +185,7 @@ say "runs took ${ELAPSED}s; results in $RESULTS"
 # ----- the report --------------------------------------------------------------
 {
   echo "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS SIZE=$SIZE PIPELINE=$PIPELINE RATE=$RATE"
-  echo "STREAM_CONNS=$STREAM_CONNS STREAM_SIZE=$STREAM_SIZE CONNECT_CONNS=$CONNECT_CONNS IDLE_CONNS=$IDLE_CONNS (asked $IDLE_ASKED, RLIMIT_NOFILE $FD_LIMIT) TIMER_COUNT=$TIMER_COUNT"
+  echo "STREAM_CONNS=$STREAM_CONNS STREAM_SIZE=$STREAM_SIZE CONNECT_CONNS=$CONNECT_CONNS CONNECT_SOURCES=$CONNECT_SOURCES IDLE_CONNS=$IDLE_CONNS (asked $IDLE_ASKED, RLIMIT_NOFILE $FD_LIMIT) TIMER_COUNT=$TIMER_COUNT"
   echo "FD_LIMIT=$FD_LIMIT"
   echo "SERVERS=$SERVERS"
   echo "SCENARIOS=$SCENARIOS"

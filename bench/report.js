@@ -93,7 +93,8 @@ function table(scenario, metrics, who = servers) {
       row.push(String(count(scenario, s)));
       for (const m of metrics) {
         const v = med(scenario, s, m.field);
-        row.push(fmt(v), ratio(v, med(scenario, 'node', m.field)), ratio(v, med(scenario, 'tokio', m.field)));
+        if (m.plain) row.push(fmt(v), '', '');
+        else row.push(fmt(v), ratio(v, med(scenario, 'node', m.field)), ratio(v, med(scenario, 'tokio', m.field)));
       }
     }
     p(`| ${row.join(' | ')} |`);
@@ -127,7 +128,7 @@ p();
 p('## Command');
 p();
 p('```sh');
-p(`${['ROUNDS', 'DURATION', 'WARMUP', 'CONNS', 'SIZE', 'PIPELINE', 'RATE', 'STREAM_CONNS', 'STREAM_SIZE', 'CONNECT_CONNS', 'IDLE_CONNS', 'TIMER_COUNT']
+p(`${['ROUNDS', 'DURATION', 'WARMUP', 'CONNS', 'SIZE', 'PIPELINE', 'RATE', 'STREAM_CONNS', 'STREAM_SIZE', 'CONNECT_CONNS', 'CONNECT_SOURCES', 'IDLE_CONNS', 'TIMER_COUNT']
   .filter((k) => settings[k] !== undefined)
   .map((k) => `${k}=${settings[k]}`)
   .join(' ')} bench/compare.sh`);
@@ -177,7 +178,7 @@ if (runs.stream) {
   ]);
 }
 if (runs.connect) {
-  p(`## Connect: ${S.CONNECT_CONNS} workers, each connect + ${S.SIZE}-byte echo + close`);
+  p(`## Connect: ${S.CONNECT_CONNS} workers, each connect + ${S.SIZE}-byte echo + close (client ports spread over ${S.CONNECT_SOURCES || 1} source addresses)`);
   p();
   table('connect', [
     { title: 'conns/s', field: 'conns_s' },
@@ -189,7 +190,7 @@ if (runs.idle) {
   p(`## Idle: ${S.IDLE_CONNS} connections opened, one echo each, held`);
   p();
   table('idle', [
-    { title: 'established', field: 'established' },
+    { title: 'established', field: 'established', plain: true },
     { title: 'RSS KiB/conn', field: 'idle_kib_per_conn' },
     { title: 'anon KiB/conn', field: 'idle_anon_kib_per_conn' },
     { title: 'server CPU µs/conn', field: 'server_cpu_us_per_conn' },
@@ -228,8 +229,8 @@ if (timerRows.length) {
 // ----- targets ------------------------------------------------------------------------
 const nl = (sc, f) => med(sc, 'netloop', f);
 const targets = [];
-const check = (name, ok, detail) =>
-  targets.push(`| ${name} | ${ok === undefined ? 'not measured' : ok ? 'met' : '**not met**'} | ${detail} |`);
+const check = (name, ok, detail, status) =>
+  targets.push(`| ${name} | ${status || (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**')} | ${detail} |`);
 {
   const a = nl('pingpong', 'server_cpu_us_per_req');
   const t = med('pingpong', 'tokio', 'server_cpu_us_per_req');
@@ -256,8 +257,11 @@ const check = (name, ok, detail) =>
   const k = nl('idle', 'idle_kib_per_conn');
   check('idle: ≤ 0.5 KiB user-space memory per connection', k !== undefined ? k <= 0.5 : undefined, `${fmt(k)} KiB/conn (RSS growth / connections)`);
   const est = nl('idle', 'established');
+  const fdLimit = Number(S.FD_LIMIT);
+  const runnable = !(fdLimit > 0) || fdLimit > 100200;
   check('idle: one loop holds 100,000 connections', est === undefined ? undefined : est >= 100000,
-    `${fmt(est)} held here: RLIMIT_NOFILE ${S.FD_LIMIT || '(see command)'}; see the notes`);
+    `${fmt(est)} held here (RLIMIT_NOFILE ${S.FD_LIMIT || '?'}); see the notes`,
+    runnable ? undefined : '**not runnable here**');
 }
 {
   const a = nl('timers', 'total_ms');
