@@ -88,6 +88,13 @@ const MAX_READS_PER_EVENT: usize = 16;
 /// is queued and queues the rest; it returns `false` once the queue reaches
 /// the high-water mark (16 KiB), and [`Socket::DRAIN`] follows when it
 /// empties. Writes made while connecting are queued in order.
+///
+/// # Keeping the loop alive
+///
+/// As a libuv stream handle, a ref'd socket keeps [`run`](crate::run)
+/// going while it is connecting, reading, or holding queued writes. One
+/// that read the peer's FIN and has nothing left to write, or that was
+/// paused before it ever read, does not (Node exits there too).
 #[derive(Clone)]
 pub struct Socket {
     inner: Rc<SocketInner>,
