@@ -1,6 +1,7 @@
 //! The `netloop` command-line tool: the seed's server and client, an echo
 //! server, a netcat, and a load generator.
 
+mod bench;
 mod client;
 mod echo;
 mod logging;
@@ -32,6 +33,8 @@ enum Command {
     Echo(echo::Args),
     /// A netcat: connect (or listen with -l) and copy stdin/stdout.
     Nc(nc::Args),
+    /// A load generator: pingpong, stream, connect, idle (and timer costs).
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Client(a) => client::run(a),
         Command::Echo(a) => echo::run(a),
         Command::Nc(a) => nc::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,18 +1,28 @@
 //! Timers and immediates.
 //!
-//! Timeouts live in a binary heap keyed by `(deadline, sequence)`, so timers
-//! with equal deadlines fire in the order they were scheduled. Refreshing a
-//! timer (Node's `timeout.refresh()`, and every read or write on a socket
-//! with an idle timeout) is O(1): it only moves the entry's deadline
-//! forward. The stale heap node is noticed when it reaches the top and is
-//! pushed again at the new deadline, the same amortisation Node gets from
-//! its per-duration timer lists (`lib/internal/timers.js`): an idle timeout
-//! refreshed a million times costs one heap operation per expiry period,
-//! not one per refresh.
+//! Timeouts are kept as Node keeps them (`lib/internal/timers.js`): one
+//! list per duration, in the order the timers were (re)scheduled, and a
+//! small binary heap holding one node per list, keyed by the `(deadline,
+//! sequence)` of the list's first timer. Timers of one duration are
+//! scheduled against a clock that never goes back, so each list is
+//! already sorted by deadline: scheduling appends at the tail and firing
+//! takes the head, both O(1), and the heap only orders the lists (a few
+//! dozen durations, not a million timers: it stays in cache). Across lists
+//! the heap pops the smallest `(deadline, sequence)`, so every timer fires
+//! in the same order as with one global heap: equal deadlines run in the
+//! order they were scheduled.
+//!
+//! Refreshing a timer (Node's `timeout.refresh()`, and every read or write
+//! on a socket with an idle timeout) is O(1): it unlinks the timer and
+//! appends it to its list's tail with a new sequence number, as Node
+//! does. The list's heap node is left alone: it can only be earlier than
+//! the list's real head, and when it surfaces it is pushed again at the
+//! head's key (one heap operation per expiry period, not per refresh).
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -24,21 +34,65 @@ pub(crate) enum TimerCb {
     Many(Box<dyn FnMut()>),
 }
 
+/// "No entry" in the intrusive list links.
+const NIL: usize = usize::MAX;
+
 struct Entry {
     generation: u64,
     deadline: Instant,
     duration: Duration,
     repeat: bool,
+    /// Linked into its duration's list, due to fire.
     armed: bool,
     reffed: bool,
     /// Order among equal deadlines. Every (re)schedule takes a new number,
     /// as Node appends a refreshed timer to the end of its list: after
     /// `a.refresh()`, a timer `b` already due at the same time runs first.
     seq: u64,
-    /// The `(deadline, seq)` key of this entry's live heap node; any other
-    /// node for the entry is stale and skipped.
-    node: (Instant, u64),
+    /// The list this entry is linked into while armed, and its neighbours.
+    list: usize,
+    prev: usize,
+    next: usize,
     cb: Option<TimerCb>,
+}
+
+/// The armed timers of one duration, oldest first.
+struct List {
+    duration: Duration,
+    head: usize,
+    tail: usize,
+    /// The key of this list's one live heap node; never later than the
+    /// head's key. `None`: no node in the heap.
+    node: Option<(Instant, u64)>,
+}
+
+/// A multiplicative hash for the `Duration` keys of the list map: every
+/// timer insert looks its duration up, and SipHash (the default, built to
+/// resist hostile keys) would cost more than the rest of the insert. A
+/// program picks its own timer durations, so there is no adversary here.
+#[derive(Default)]
+struct DurationHasher(u64);
+
+impl Hasher for DurationHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the high bits of the product, which hashbrown
+        // uses, depend on every bit of the input.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 /// Identifies a timer entry; the generation guards against a slab slot
@@ -55,10 +109,90 @@ struct Immediate {
     cb: Option<Box<dyn FnOnce()>>,
 }
 
+/// The timeouts: entries, their per-duration lists, and the heap of lists.
+#[derive(Default)]
+struct Timeouts {
+    entries: Slab<Entry>,
+    lists: Slab<List>,
+    by_duration: HashMap<Duration, usize, BuildHasherDefault<DurationHasher>>,
+    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+}
+
+impl Timeouts {
+    /// Append an entry to the tail of its duration's list.
+    fn link(&mut self, key: usize) {
+        let duration = self.entries[key].duration;
+        let lists = &mut self.lists;
+        let lk = *self.by_duration.entry(duration).or_insert_with(|| {
+            lists.insert(List {
+                duration,
+                head: NIL,
+                tail: NIL,
+                node: None,
+            })
+        });
+        let tail = self.lists[lk].tail;
+        {
+            let e = &mut self.entries[key];
+            e.list = lk;
+            e.prev = tail;
+            e.next = NIL;
+        }
+        if tail == NIL {
+            self.lists[lk].head = key;
+        } else {
+            self.entries[tail].next = key;
+        }
+        let list = &mut self.lists[lk];
+        list.tail = key;
+        if list.node.is_none() {
+            let e = &self.entries[key];
+            list.node = Some((e.deadline, e.seq));
+            self.heap.push(Reverse((e.deadline, e.seq, lk)));
+        }
+    }
+
+    /// Take an entry out of its list. The list's heap node stays: it is
+    /// now at most earlier than the list's head, which is allowed.
+    fn unlink(&mut self, key: usize) {
+        let (lk, prev, next) = {
+            let e = &mut self.entries[key];
+            let links = (e.list, e.prev, e.next);
+            e.prev = NIL;
+            e.next = NIL;
+            links
+        };
+        if prev == NIL {
+            self.lists[lk].head = next;
+        } else {
+            self.entries[prev].next = next;
+        }
+        if next == NIL {
+            self.lists[lk].tail = prev;
+        } else {
+            self.entries[next].prev = prev;
+        }
+    }
+
+    /// Give a list whose heap node just left the heap a node at its head's
+    /// key, or forget the list if it is empty.
+    fn requeue(&mut self, lk: usize) {
+        let head = self.lists[lk].head;
+        if head == NIL {
+            let list = self.lists.remove(lk);
+            self.by_duration.remove(&list.duration);
+            return;
+        }
+        let e = &self.entries[head];
+        let key = (e.deadline, e.seq);
+        self.lists[lk].node = Some(key);
+        self.heap.push(Reverse((key.0, key.1, lk)));
+    }
+}
+
 /// All of one loop's timers and immediates.
 pub(crate) struct TimerWheel {
-    entries: RefCell<Slab<Entry>>,
-    heap: RefCell<BinaryHeap<Reverse<(Instant, u64, usize)>>>,
+    timeouts: RefCell<Timeouts>,
     seq: Cell<u64>,
     generation: Cell<u64>,
     /// Armed, ref'd timers and queued, ref'd immediates.
@@ -70,8 +204,7 @@ pub(crate) struct TimerWheel {
 impl TimerWheel {
     pub(crate) fn new() -> TimerWheel {
         TimerWheel {
-            entries: RefCell::new(Slab::new()),
-            heap: RefCell::new(BinaryHeap::new()),
+            timeouts: RefCell::new(Timeouts::default()),
             seq: Cell::new(0),
             generation: Cell::new(0),
             refs: Cell::new(0),
@@ -112,83 +245,98 @@ impl TimerWheel {
     ) -> TimerKey {
         let generation = self.next_generation();
         let seq = self.next_seq();
-        let deadline = now + duration;
-        let key = self.entries.borrow_mut().insert(Entry {
+        let mut t = self.timeouts.borrow_mut();
+        let key = t.entries.insert(Entry {
             generation,
-            deadline,
+            deadline: now + duration,
             duration,
             repeat,
             armed: true,
             reffed: true,
             seq,
-            node: (deadline, seq),
+            list: NIL,
+            prev: NIL,
+            next: NIL,
             cb: Some(cb),
         });
-        self.heap.borrow_mut().push(Reverse((deadline, seq, key)));
+        t.link(key);
         self.add_ref(1);
         TimerKey { key, generation }
     }
 
     /// Disarm a timer and forget its callback (Node's `clearTimeout`).
-    pub(crate) fn cancel(&self, t: TimerKey) {
-        let mut entries = self.entries.borrow_mut();
-        let Some(e) = entries.get(t.key) else { return };
-        if e.generation != t.generation {
+    pub(crate) fn cancel(&self, tk: TimerKey) {
+        let mut t = self.timeouts.borrow_mut();
+        let Some(e) = t.entries.get(tk.key) else {
+            return;
+        };
+        if e.generation != tk.generation {
             return;
         }
-        if e.armed && e.reffed {
-            self.add_ref(-1);
+        if e.armed {
+            if e.reffed {
+                self.add_ref(-1);
+            }
+            t.unlink(tk.key);
         }
-        // The heap node goes stale and is skipped when it surfaces.
-        entries.remove(t.key);
+        let removed = t.entries.remove(tk.key);
+        // The callback may own handles whose drop touches the loop.
+        drop(t);
+        drop(removed);
     }
 
     /// Restart the timer's countdown from `now` (Node's `refresh()`); re-arms
     /// a timer that already fired if its callback can run again.
-    pub(crate) fn refresh(&self, t: TimerKey, now: Instant) {
-        let mut entries = self.entries.borrow_mut();
-        let Some(e) = entries.get_mut(t.key) else {
-            return;
-        };
-        if e.generation != t.generation {
-            return;
-        }
-        e.deadline = now + e.duration;
-        e.seq = self.next_seq();
-        let key = (e.deadline, e.seq);
-        if !e.armed {
-            e.armed = true;
-            e.node = key;
-            self.heap.borrow_mut().push(Reverse((key.0, key.1, t.key)));
-            if e.reffed {
-                self.add_ref(1);
-            }
-        } else if key < e.node {
-            // Earlier than the live node (a `reset` to a shorter duration):
-            // that node would fire late, so push a new one now.
-            e.node = key;
-            self.heap.borrow_mut().push(Reverse((key.0, key.1, t.key)));
-        }
-        // Otherwise the live node is earlier and is re-pushed at the new
-        // key when it surfaces: a refresh stays O(1).
+    pub(crate) fn refresh(&self, tk: TimerKey, now: Instant) {
+        self.reschedule(tk, now, None);
     }
 
     /// Change the duration and restart from `now`.
-    pub(crate) fn reset(&self, t: TimerKey, now: Instant, duration: Duration) {
-        if let Some(e) = self.entries.borrow_mut().get_mut(t.key) {
-            if e.generation == t.generation {
-                e.duration = duration;
-            }
-        }
-        self.refresh(t, now);
+    pub(crate) fn reset(&self, tk: TimerKey, now: Instant, duration: Duration) {
+        self.reschedule(tk, now, Some(duration));
     }
 
-    pub(crate) fn set_ref(&self, t: TimerKey, reffed: bool) {
-        let mut entries = self.entries.borrow_mut();
-        let Some(e) = entries.get_mut(t.key) else {
+    fn reschedule(&self, tk: TimerKey, now: Instant, duration: Option<Duration>) {
+        let seq = self.next_seq();
+        let mut t = self.timeouts.borrow_mut();
+        let Some(e) = t.entries.get_mut(tk.key) else {
             return;
         };
-        if e.generation != t.generation || e.reffed == reffed {
+        if e.generation != tk.generation {
+            return;
+        }
+        let same_list = duration.is_none_or(|d| d == e.duration);
+        let was_armed = e.armed;
+        let reffed = e.reffed;
+        let at_tail = e.next == NIL;
+        if was_armed && same_list && at_tail {
+            // Already last in its list: the new key is the largest there.
+            e.deadline = now + e.duration;
+            e.seq = seq;
+            return;
+        }
+        if was_armed {
+            t.unlink(tk.key);
+        }
+        let e = &mut t.entries[tk.key];
+        if let Some(d) = duration {
+            e.duration = d;
+        }
+        e.deadline = now + e.duration;
+        e.seq = seq;
+        e.armed = true;
+        t.link(tk.key);
+        if !was_armed && reffed {
+            self.add_ref(1);
+        }
+    }
+
+    pub(crate) fn set_ref(&self, tk: TimerKey, reffed: bool) {
+        let mut t = self.timeouts.borrow_mut();
+        let Some(e) = t.entries.get_mut(tk.key) else {
+            return;
+        };
+        if e.generation != tk.generation || e.reffed == reffed {
             return;
         }
         e.reffed = reffed;
@@ -197,85 +345,92 @@ impl TimerWheel {
         }
     }
 
-    pub(crate) fn has_ref(&self, t: TimerKey) -> bool {
-        let entries = self.entries.borrow();
-        match entries.get(t.key) {
-            Some(e) if e.generation == t.generation => e.reffed,
+    pub(crate) fn has_ref(&self, tk: TimerKey) -> bool {
+        let t = self.timeouts.borrow();
+        match t.entries.get(tk.key) {
+            Some(e) if e.generation == tk.generation => e.reffed,
             _ => false,
         }
     }
 
     /// True while the timer is scheduled to fire.
-    pub(crate) fn is_armed(&self, t: TimerKey) -> bool {
-        let entries = self.entries.borrow();
-        matches!(entries.get(t.key), Some(e) if e.generation == t.generation && e.armed)
+    pub(crate) fn is_armed(&self, tk: TimerKey) -> bool {
+        let t = self.timeouts.borrow();
+        matches!(t.entries.get(tk.key), Some(e) if e.generation == tk.generation && e.armed)
     }
 
-    /// The earliest deadline among armed timers (ref'd or not).
+    /// The earliest deadline among armed timers (ref'd or not), or a little
+    /// earlier: a list's heap node may predate a refresh or a cancel, and
+    /// the loop then wakes once to find nothing due yet.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.borrow().peek().map(|Reverse((d, _, _))| *d)
+        self.timeouts
+            .borrow()
+            .heap
+            .peek()
+            .map(|Reverse((d, _, _))| *d)
     }
 
     /// The next due timer's callback, ready to call; `None` when nothing is
     /// due at `now`.
     pub(crate) fn pop_due(&self, now: Instant) -> Option<Box<dyn FnOnce() + '_>> {
+        let mut guard = self.timeouts.borrow_mut();
+        let t = &mut *guard;
         loop {
-            let Reverse((deadline, seq, key)) = {
-                let mut heap = self.heap.borrow_mut();
-                match heap.peek() {
-                    Some(Reverse((d, _, _))) if *d <= now => {}
-                    _ => return None,
-                }
-                heap.pop()?
+            let Reverse((deadline, seq, lk)) = match t.heap.peek() {
+                Some(Reverse((d, _, _))) if *d <= now => t.heap.pop()?,
+                _ => return None,
             };
-            let mut entries = self.entries.borrow_mut();
-            let Some(e) = entries.get_mut(key) else {
-                continue; // cancelled
+            let Some(list) = t.lists.get(lk) else {
+                continue;
             };
-            if e.node != (deadline, seq) || !e.armed {
-                continue; // a stale node
+            if list.node != Some((deadline, seq)) {
+                continue; // a node for an earlier list in this slot
             }
-            if (e.deadline, e.seq) != e.node {
-                // Refreshed since this node was pushed (always to a later
-                // key): push it again.
-                e.node = (e.deadline, e.seq);
-                self.heap
-                    .borrow_mut()
-                    .push(Reverse((e.deadline, e.seq, key)));
+            let head = list.head;
+            if head == NIL || {
+                let e = &t.entries[head];
+                (e.deadline, e.seq) != (deadline, seq)
+            } {
+                // The head was refreshed or cancelled since this node was
+                // pushed: queue the list again at its real head (or drop it).
+                t.lists[lk].node = None;
+                t.requeue(lk);
                 continue;
             }
-            let t = TimerKey {
-                key,
+            t.unlink(head);
+            t.lists[lk].node = None;
+            t.requeue(lk);
+            let e = &mut t.entries[head];
+            let tk = TimerKey {
+                key: head,
                 generation: e.generation,
             };
             if e.repeat {
                 // Node reschedules an interval from the time it ran.
                 e.deadline = now + e.duration.max(Duration::from_millis(1));
                 e.seq = self.next_seq();
-                e.node = (e.deadline, e.seq);
-                self.heap
-                    .borrow_mut()
-                    .push(Reverse((e.deadline, e.seq, key)));
+                t.link(head);
             } else {
                 e.armed = false;
                 if e.reffed {
                     self.add_ref(-1);
                 }
             }
+            let e = &mut t.entries[head];
             match e.cb.take() {
                 Some(TimerCb::Once(f)) => {
-                    entries.remove(key);
+                    t.entries.remove(head);
                     return Some(f);
                 }
                 Some(TimerCb::Many(mut f)) => {
-                    drop(entries);
+                    drop(guard);
                     return Some(Box::new(move || {
                         f();
                         // Put the callback back unless the timer was
                         // cancelled (or its slot reused) while it ran.
-                        let mut entries = self.entries.borrow_mut();
-                        if let Some(e) = entries.get_mut(t.key) {
-                            if e.generation == t.generation && e.cb.is_none() {
+                        let mut t = self.timeouts.borrow_mut();
+                        if let Some(e) = t.entries.get_mut(tk.key) {
+                            if e.generation == tk.generation && e.cb.is_none() {
                                 e.cb = Some(TimerCb::Many(f));
                             }
                         }
@@ -358,12 +513,167 @@ impl TimerWheel {
 
     /// Drop every timer and immediate (loop teardown).
     pub(crate) fn clear(&self) {
-        let entries = std::mem::take(&mut *self.entries.borrow_mut());
+        let timeouts = std::mem::take(&mut *self.timeouts.borrow_mut());
         let imms = std::mem::take(&mut *self.immediates.borrow_mut());
-        self.heap.borrow_mut().clear();
         self.immediate_queue.borrow_mut().clear();
         self.refs.set(0);
-        drop(entries);
+        drop(timeouts);
         drop(imms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    type Log = Rc<RefCell<Vec<&'static str>>>;
+
+    fn once(log: &Log, name: &'static str) -> TimerCb {
+        let log = Rc::clone(log);
+        TimerCb::Once(Box::new(move || log.borrow_mut().push(name)))
+    }
+
+    fn many(log: &Log, name: &'static str) -> TimerCb {
+        let log = Rc::clone(log);
+        TimerCb::Many(Box::new(move || log.borrow_mut().push(name)))
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Run everything due at `now`, as the timers phase does.
+    fn fire(w: &TimerWheel, now: Instant) {
+        while let Some(f) = w.pop_due(now) {
+            f();
+        }
+    }
+
+    #[test]
+    fn equal_deadlines_across_durations_fire_in_schedule_order() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        w.insert(t0, ms(20), false, once(&log, "a"));
+        w.insert(t0, ms(20), false, once(&log, "c"));
+        w.insert(t0 + ms(10), ms(10), false, once(&log, "b"));
+        fire(&w, t0 + ms(19));
+        assert!(log.borrow().is_empty());
+        fire(&w, t0 + ms(20));
+        assert_eq!(*log.borrow(), ["a", "c", "b"]);
+        assert_eq!(w.ref_count(), 0);
+    }
+
+    #[test]
+    fn a_shorter_list_fires_first_whatever_the_insert_order() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        w.insert(t0, ms(50), false, once(&log, "long"));
+        w.insert(t0, ms(10), false, once(&log, "short"));
+        w.insert(t0, ms(30), false, once(&log, "mid"));
+        fire(&w, t0 + ms(100));
+        assert_eq!(*log.borrow(), ["short", "mid", "long"]);
+    }
+
+    #[test]
+    fn refresh_moves_a_timer_behind_its_peers() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        let a = w.insert(t0, ms(10), false, once(&log, "a"));
+        w.insert(t0, ms(10), false, once(&log, "b"));
+        w.refresh(a, t0 + ms(5));
+        fire(&w, t0 + ms(10));
+        assert_eq!(*log.borrow(), ["b"]);
+        assert!(w.is_armed(a));
+        fire(&w, t0 + ms(14));
+        assert_eq!(*log.borrow(), ["b"]);
+        fire(&w, t0 + ms(15));
+        assert_eq!(*log.borrow(), ["b", "a"]);
+    }
+
+    #[test]
+    fn refresh_of_the_only_timer_many_times_fires_once_at_the_last_deadline() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        let a = w.insert(t0, ms(10), false, once(&log, "a"));
+        for i in 1..=1000 {
+            w.refresh(a, t0 + Duration::from_micros(i));
+        }
+        fire(&w, t0 + ms(10));
+        assert!(log.borrow().is_empty());
+        fire(&w, t0 + ms(11));
+        assert_eq!(*log.borrow(), ["a"]);
+        fire(&w, t0 + ms(100));
+        assert_eq!(log.borrow().len(), 1);
+    }
+
+    #[test]
+    fn reset_to_a_shorter_duration_fires_at_the_new_deadline() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        let a = w.insert(t0, ms(100), false, once(&log, "a"));
+        w.insert(t0, ms(20), false, once(&log, "b"));
+        w.reset(a, t0, ms(10));
+        fire(&w, t0 + ms(10));
+        assert_eq!(*log.borrow(), ["a"]);
+        fire(&w, t0 + ms(100));
+        assert_eq!(*log.borrow(), ["a", "b"]);
+    }
+
+    #[test]
+    fn cancel_removes_the_head_and_others_still_fire() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        let a = w.insert(t0, ms(10), false, once(&log, "a"));
+        w.insert(t0, ms(10), false, once(&log, "b"));
+        let c = w.insert(t0, ms(10), false, once(&log, "c"));
+        w.insert(t0, ms(10), false, once(&log, "d"));
+        w.cancel(a);
+        w.cancel(c);
+        assert_eq!(w.ref_count(), 2);
+        fire(&w, t0 + ms(10));
+        assert_eq!(*log.borrow(), ["b", "d"]);
+        assert!(!w.is_armed(a));
+    }
+
+    #[test]
+    fn an_interval_rearms_from_when_it_ran() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        let i = w.insert(t0, ms(10), true, many(&log, "tick"));
+        fire(&w, t0 + ms(12));
+        assert_eq!(log.borrow().len(), 1);
+        fire(&w, t0 + ms(21));
+        assert_eq!(log.borrow().len(), 1);
+        fire(&w, t0 + ms(22));
+        assert_eq!(log.borrow().len(), 2);
+        w.cancel(i);
+        fire(&w, t0 + ms(100));
+        assert_eq!(log.borrow().len(), 2);
+        assert_eq!(w.ref_count(), 0);
+    }
+
+    #[test]
+    fn a_fired_rearmable_timer_refreshes_back_into_its_list() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        let a = w.insert(t0, ms(10), false, many(&log, "idle"));
+        fire(&w, t0 + ms(10));
+        assert!(!w.is_armed(a));
+        assert_eq!(w.ref_count(), 0);
+        w.refresh(a, t0 + ms(10));
+        assert!(w.is_armed(a));
+        assert_eq!(w.ref_count(), 1);
+        fire(&w, t0 + ms(20));
+        assert_eq!(*log.borrow(), ["idle", "idle"]);
+    }
+
+    #[test]
+    fn emptied_lists_and_their_heap_nodes_are_dropped() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        for d in 1..=50 {
+            w.insert(t0, ms(d), false, once(&log, "t"));
+        }
+        let c = w.insert(t0, ms(500), false, once(&log, "cancelled"));
+        w.cancel(c);
+        fire(&w, t0 + ms(1000));
+        assert_eq!(log.borrow().len(), 50);
+        let t = w.timeouts.borrow();
+        assert!(t.entries.is_empty());
+        assert!(t.lists.is_empty());
+        assert!(t.by_duration.is_empty());
+        assert!(t.heap.is_empty());
     }
 }

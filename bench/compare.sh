@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# bench/compare.sh: netloop's echo server beside its peers, side by side on
+# one machine, and BENCHMARKS.md from the medians.
+#
+#   bench/compare.sh                      # the default run (< 15 min on 2 cores)
+#   ROUNDS=1 DURATION=2 bench/compare.sh  # a quick look
+#
+# Servers (SERVERS to choose): netloop (`netloop echo`), mio (the floor: the
+# least user-space work per message, benches/peer_mio_echo.rs), tokio
+# (current-thread runtime, benches/peer_tokio_echo.rs), node (Node's `net`,
+# bench/peers/node_echo.js), bun-net (the same file under Bun's node:net),
+# bun-listen (Bun.listen, bench/peers/bun_listen_echo.js). Bun comes from the
+# npm registry into bench/.scratch when it is not on PATH; if that fails its
+# columns say so.
+#
+# Each server runs pinned to CPU $SERVER_CPU and the load generator
+# (`netloop bench`) to CPU $CLIENT_CPU. Rounds are interleaved (A B C A B C
+# ...) so drift on a shared machine hits every server alike, and each figure
+# is the median over rounds. A fresh server process serves each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}            # seconds measured per run
+WARMUP=${WARMUP:-1}                # seconds of warm-up per run
+CONNS=${CONNS:-50}                 # pingpong connections
+SIZE=${SIZE:-64}                   # pingpong message size
+PIPELINE=${PIPELINE:-1}
+RATE=${RATE:-20000}                # open-loop requests/s (latency without coordinated omission)
+STREAM_CONNS=${STREAM_CONNS:-1}
+STREAM_SIZE=${STREAM_SIZE:-65536}
+CONNECT_CONNS=${CONNECT_CONNS:-50} # connect workers
+IDLE_CONNS=${IDLE_CONNS:-10000}    # idle connections held (capped by RLIMIT_NOFILE)
+TIMER_COUNT=${TIMER_COUNT:-1000000}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SERVERS=${SERVERS:-"netloop mio tokio node bun-net bun-listen"}
+SCENARIOS=${SCENARIOS:-"pingpong rate stream connect idle timers"}
+OUT=${OUT:-BENCHMARKS.md}
+RESULTS=${RESULTS:-bench/results/$(date +%Y%m%d-%H%M%S)}
+
+mkdir -p "$RESULTS"
+LOG="$RESULTS/log.txt"
+: > "$LOG"
+say() { echo "compare: $*" | tee -a "$LOG" >&2; }
+
+# ----- build ---------------------------------------------------------------
+say "building (release)"
+cargo build --release --bin netloop >>"$LOG" 2>&1
+NETLOOP=target/release/netloop
+bench_exe() {
+  cargo bench --no-run --bench "$1" 2>&1 | tee -a "$LOG" |
+    sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1
+}
+MIO_ECHO=$(bench_exe peer_mio_echo)
+TOKIO_ECHO=$(bench_exe peer_tokio_echo)
+[ -x "$MIO_ECHO" ] && [ -x "$TOKIO_ECHO" ] || { say "peer bench binaries missing"; exit 1; }
+
+# ----- peers that may be missing -------------------------------------------
+UNAVAILABLE=""
+NODE=$(command -v node || true)
+[ -n "$NODE" ] || UNAVAILABLE="$UNAVAILABLE node"
+BUN=$(command -v bun || true)
+if [ -z "$BUN" ]; then
+  BUN="$PWD/bench/.scratch/node_modules/.bin/bun"
+  if [ ! -x "$BUN" ] && command -v npm >/dev/null; then
+    say "installing bun from the npm registry into bench/.scratch"
+    mkdir -p bench/.scratch
+    (cd bench/.scratch && [ -f package.json ] || echo '{"private":true}' > package.json
+     timeout 300 npm install --no-audit --no-fund --silent bun) >>"$LOG" 2>&1 || true
+  fi
+fi
+if [ ! -x "$BUN" ] || ! "$BUN" --version >/dev/null 2>&1; then
+  say "bun unavailable: its columns will say so"
+  UNAVAILABLE="$UNAVAILABLE bun-net bun-listen"
+  BUN=""
+fi
+
+# Many idle connections need many fds on both sides.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FD_LIMIT=$(ulimit -n)
+IDLE_ASKED=$IDLE_CONNS
+if [ "$FD_LIMIT" != unlimited ] && [ "$IDLE_CONNS" -gt $((FD_LIMIT - 200)) ]; then
+  IDLE_CONNS=$((FD_LIMIT - 200))
+  say "RLIMIT_NOFILE is $FD_LIMIT: idle runs hold $IDLE_CONNS connections, not $IDLE_ASKED"
+fi
+
+# ----- servers -------------------------------------------------------------
+SPID=""
+SPORT=""
+start_server() {
+  local kind=$1 out="$RESULTS/server-$1.out"
+  local cmd
+  case $kind in
+    netloop) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet) ;;
+    mio) cmd=("$MIO_ECHO" --serve --port 0) ;;
+    tokio) cmd=("$TOKIO_ECHO" --serve --port 0) ;;
+    node) cmd=("$NODE" bench/peers/node_echo.js 0) ;;
+    bun-net) cmd=("$BUN" bench/peers/node_echo.js 0) ;;
+    bun-listen) cmd=("$BUN" bench/peers/bun_listen_echo.js 0) ;;
+    *) say "unknown server $kind"; return 1 ;;
+  esac
+  : > "$out"
+  taskset -c "$SERVER_CPU" "${cmd[@]}" >"$out" 2>&1 &
+  SPID=$!
+  for _ in $(seq 100); do
+    grep -q 'listening on' "$out" && break
+    sleep 0.05
+  done
+  SPORT=$(grep -o 'listening on [^ ]*' "$out" | head -1 | grep -o '[0-9]*$' || true)
+  if [ -z "$SPORT" ]; then
+    say "$kind did not start: $(head -c 300 "$out")"
+    stop_server
+    return 1
+  fi
+}
+stop_server() {
+  if [ -n "$SPID" ]; then
+    kill "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+  fi
+  SPID=""
+}
+trap stop_server EXIT
+
+load() { taskset -c "$CLIENT_CPU" "$NETLOOP" bench "$@" --json -q; }
+
+run_one() {
+  local round=$1 scenario=$2 kind=$3
+  local file="$RESULTS/$scenario-$kind-$round.json"
+  case " $UNAVAILABLE " in *" $kind "*) return 0 ;; esac
+  start_server "$kind" || return 0
+  local common=(-p "$SPORT" --server-pid "$SPID" --label "$kind")
+  local timed=(-d "$DURATION" -w "$WARMUP")
+  local ok=0
+  case $scenario in
+    pingpong) load pingpong "${common[@]}" "${timed[@]}" -c "$CONNS" -s "$SIZE" --pipeline "$PIPELINE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    rate) load pingpong "${common[@]}" "${timed[@]}" -c "$CONNS" -s "$SIZE" --rate "$RATE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    stream) load stream "${common[@]}" "${timed[@]}" -c "$STREAM_CONNS" -s "$STREAM_SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    connect) load connect "${common[@]}" "${timed[@]}" -c "$CONNECT_CONNS" -s "$SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    idle) load idle "${common[@]}" -c "$IDLE_CONNS" -s "$SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+  esac
+  stop_server
+  if [ "$ok" = 0 ] && [ -s "$file.tmp" ]; then
+    mv "$file.tmp" "$file"
+    say "round $round $scenario $kind: $(tr -d '\n' < "$file" | cut -c1-160)"
+  else
+    say "round $round $scenario $kind: failed (see $LOG)"
+    rm -f "$file.tmp"
+  fi
+}
+
+run_timers() {
+  local round=$1
+  taskset -c "$SERVER_CPU" "$NETLOOP" bench timers --count "$TIMER_COUNT" --json -q >"$RESULTS/timers-netloop-$round.json" 2>>"$LOG" || true
+  taskset -c "$SERVER_CPU" "$NETLOOP" bench refresh --count "$TIMER_COUNT" --json -q >"$RESULTS/refresh-netloop-$round.json" 2>>"$LOG" || true
+  if [ -n "$NODE" ]; then
+    taskset -c "$SERVER_CPU" "$NODE" bench/peers/node_timers.js timers "$TIMER_COUNT" >"$RESULTS/timers-node-$round.json" 2>>"$LOG" || true
+    taskset -c "$SERVER_CPU" "$NODE" bench/peers/node_timers.js refresh "$TIMER_COUNT" >"$RESULTS/refresh-node-$round.json" 2>>"$LOG" || true
+  fi
+  if [ -n "$BUN" ]; then
+    taskset -c "$SERVER_CPU" "$BUN" bench/peers/node_timers.js timers "$TIMER_COUNT" >"$RESULTS/timers-bun-$round.json" 2>>"$LOG" || true
+    taskset -c "$SERVER_CPU" "$BUN" bench/peers/node_timers.js refresh "$TIMER_COUNT" >"$RESULTS/refresh-bun-$round.json" 2>>"$LOG" || true
+  fi
+  say "round $round timers: $(cat "$RESULTS"/timers-*-"$round".json | tr -d '\n' | cut -c1-200)"
+}
+
+# ----- the run ---------------------------------------------------------------
+START=$(date +%s)
+for round in $(seq "$ROUNDS"); do
+  for scenario in $SCENARIOS; do
+    if [ "$scenario" = timers ]; then
+      run_timers "$round"
+      continue
+    fi
+    for kind in $SERVERS; do
+      run_one "$round" "$scenario" "$kind"
+    done
+  done
+done
+ELAPSED=$(( $(date +%s) - START ))
+say "runs took ${ELAPSED}s; results in $RESULTS"
+
+# ----- the report --------------------------------------------------------------
+{
+  echo "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS SIZE=$SIZE PIPELINE=$PIPELINE RATE=$RATE"
+  echo "STREAM_CONNS=$STREAM_CONNS STREAM_SIZE=$STREAM_SIZE CONNECT_CONNS=$CONNECT_CONNS IDLE_CONNS=$IDLE_CONNS (asked $IDLE_ASKED, RLIMIT_NOFILE $FD_LIMIT) TIMER_COUNT=$TIMER_COUNT"
+  echo "FD_LIMIT=$FD_LIMIT"
+  echo "SERVERS=$SERVERS"
+  echo "SCENARIOS=$SCENARIOS"
+  echo "UNAVAILABLE=$UNAVAILABLE"
+  echo "ELAPSED=$ELAPSED"
+  echo "NODE_VERSION=$([ -n "$NODE" ] && "$NODE" --version || echo none)"
+  echo "BUN_VERSION=$([ -n "$BUN" ] && "$BUN" --version || echo none)"
+  echo "RUSTC_VERSION=$(rustc --version)"
+} > "$RESULTS/settings.txt"
+if [ -n "$NODE" ]; then
+  "$NODE" bench/report.js "$RESULTS" > "$OUT"
+  say "wrote $OUT"
+else
+  say "node is needed to write $OUT; the raw results are in $RESULTS"
+fi

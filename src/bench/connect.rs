@@ -1,0 +1,213 @@
+//! `connect`: `-c` workers each connect, write one message, read its echo
+//! and close, over and over. The figure is completed cycles per second;
+//! the latency is one whole cycle (connect start to echo received).
+//!
+//! The client closes first, so the TIME_WAIT sockets are the client's.
+//! Left to the kernel, `connect()` then searches the ephemeral range past
+//! thousands of TIME_WAIT entries for a usable port (`__inet_hash_connect`
+//! was 18% of the generator's CPU in `perf`, enough to make the generator,
+//! not the server, the bottleneck). So on loopback the generator picks its
+//! source ports itself: round-robin over ports 10000..30000 (below the
+//! kernel's ephemeral range) of `--sources` addresses 127.0.0.1, .2, ...
+//! (default 4), each bound with `SO_REUSEADDR`; the kernel reuses the
+//! port's TIME_WAIT entry (`tcp_tw_reuse`, on for loopback by default),
+//! and each port comes round again only after seconds.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use mio::{Events, Interest, Poll, Token};
+
+use super::net;
+use super::{Config, Report, Shared};
+
+/// Slot index in the low 32 bits of a token, the slot's generation above,
+/// so an event for a socket closed earlier in the same batch is ignored.
+const SLOT_BITS: u32 = 32;
+
+struct Slot {
+    stream: Option<mio::net::TcpStream>,
+    generation: u64,
+    started: Instant,
+    connected: bool,
+    received: usize,
+}
+
+pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
+    let shared = Arc::new(Shared::default());
+    let addr = cfg.addr;
+    let size = cfg.args.size;
+    let sources = cfg.sources.clone();
+    let n_sources = sources.len();
+    let threads = cfg.args.threads;
+    let handles = super::spawn_workers(cfg, &shared, move |t, _, n, shared| {
+        let ports = PortCycle::new(&sources, t, threads);
+        worker(addr, ports, n, size, shared)
+    });
+    let window = super::timeline(cfg, &shared, cfg.args.threads, "connect");
+    shared.stop.store(true, Ordering::Release);
+    let hist = super::join_workers(handles)?;
+    let w = window?;
+    let mut r = super::base_report(cfg, &w);
+    r.int("sources", n_sources.max(1) as u64);
+    r.int("connects", w.requests);
+    r.float("conns_s", w.requests as f64 / w.elapsed.as_secs_f64());
+    super::latency_fields(&mut r, &hist);
+    if let Some(cpu) = w.server_cpu_us {
+        r.float("server_cpu_s", cpu / 1e6);
+        r.float("server_cpu_us_per_conn", cpu / w.requests.max(1) as f64);
+        r.float("server_cpu_util", cpu / 1e6 / w.elapsed.as_secs_f64());
+    }
+    Ok(r)
+}
+
+/// Explicit source addresses for the connections of one thread: its share
+/// of ports 10000..30000 on each source address, taken in turn.
+struct PortCycle {
+    sources: Vec<std::net::IpAddr>,
+    ports: std::ops::Range<u16>,
+    next: usize,
+}
+
+impl PortCycle {
+    const FIRST: u16 = 10_000;
+    const END: u16 = 30_000;
+
+    fn new(sources: &[std::net::IpAddr], thread: usize, threads: usize) -> PortCycle {
+        let share = (Self::END - Self::FIRST) / threads.max(1) as u16;
+        let first = Self::FIRST + share * thread as u16;
+        PortCycle {
+            sources: sources.to_vec(),
+            ports: first..first + share,
+            next: 0,
+        }
+    }
+
+    /// The next source; `None` to let the kernel choose (no sources).
+    fn next(&mut self) -> Option<std::net::SocketAddr> {
+        if self.sources.is_empty() {
+            return None;
+        }
+        let per_ip = self.ports.len();
+        let i = self.next % (per_ip * self.sources.len());
+        self.next = self.next.wrapping_add(1);
+        let ip = self.sources[i % self.sources.len()];
+        let port = self.ports.start + (i / self.sources.len()) as u16;
+        Some(std::net::SocketAddr::new(ip, port))
+    }
+}
+
+fn worker(
+    addr: std::net::SocketAddr,
+    mut ports: PortCycle,
+    slots_n: usize,
+    size: usize,
+    shared: &Shared,
+) -> std::io::Result<Histogram<u64>> {
+    let mut hist = super::new_histogram();
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let payload = vec![b'x'; size];
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut slots: Vec<Slot> = (0..slots_n)
+        .map(|_| Slot {
+            stream: None,
+            generation: 0,
+            started: Instant::now(),
+            connected: false,
+            received: 0,
+        })
+        .collect();
+    shared.ready.fetch_add(1, Ordering::AcqRel);
+    while !shared.go.load(Ordering::Acquire) {
+        if shared.stopped() {
+            return Ok(hist);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut open = |slot: &mut Slot, i: usize, poll: &Poll| -> std::io::Result<()> {
+        let mut s = net::connect_from(addr, ports.next())?;
+        slot.generation += 1;
+        let token = Token(i | ((slot.generation as usize) << SLOT_BITS));
+        poll.registry()
+            .register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
+        slot.stream = Some(s);
+        slot.started = Instant::now();
+        slot.connected = false;
+        slot.received = 0;
+        Ok(())
+    };
+    // Slots waiting for a new connection (a failed open is retried after
+    // the next poll, so running out of ports slows the run, not ends it).
+    let mut empty: Vec<usize> = (0..slots_n).collect();
+    while !shared.stopped() {
+        for i in std::mem::take(&mut empty) {
+            if open(&mut slots[i], i, &poll).is_err() {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+                empty.push(i);
+            }
+        }
+        let timeout = if empty.is_empty() { 50 } else { 1 };
+        poll.poll(&mut events, Some(Duration::from_millis(timeout)))?;
+        let measuring = shared.measuring();
+        let mut completed = 0u64;
+        for ev in events.iter() {
+            let i = ev.token().0 & ((1usize << SLOT_BITS) - 1);
+            let generation = (ev.token().0 >> SLOT_BITS) as u64;
+            let slot = &mut slots[i];
+            if slot.generation != generation {
+                continue;
+            }
+            let Some(s) = slot.stream.as_mut() else {
+                continue;
+            };
+            let mut failed = false;
+            if !slot.connected && (ev.is_writable() || ev.is_error()) {
+                match net::finish_connect(s) {
+                    Ok(true) => {
+                        slot.connected = true;
+                        if net::write_owed(s, &payload, size).map_or(true, |n| n < size) {
+                            failed = true;
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(_) => failed = true,
+                }
+            }
+            if !failed && slot.connected && (ev.is_readable() || ev.is_read_closed()) {
+                match net::read_all(s, &mut buf) {
+                    Ok((n, closed)) => {
+                        slot.received += n;
+                        if slot.received >= size {
+                            let now = Instant::now();
+                            if measuring {
+                                hist.saturating_record(
+                                    now.duration_since(slot.started).as_nanos().max(1) as u64,
+                                );
+                            }
+                            completed += 1;
+                            slot.stream = None; // close
+                            empty.push(i);
+                            continue;
+                        }
+                        if closed {
+                            failed = true;
+                        }
+                    }
+                    Err(_) => failed = true,
+                }
+            }
+            if failed {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+                slot.stream = None;
+                empty.push(i);
+            }
+        }
+        if completed > 0 {
+            shared.requests.fetch_add(completed, Ordering::Relaxed);
+        }
+    }
+    Ok(hist)
+}

@@ -1,0 +1,183 @@
+//! `idle`: open `-c` connections (at most `--concurrency` connecting at
+//! once), echo one message on each, and hold them all. With
+//! `--server-pid`, the server's resident memory is read before the first
+//! connect and once every connection has echoed (after a one-second
+//! settle); the growth divided by the connections is the user-space memory
+//! an idle connection costs (kernel socket buffers are not in RSS).
+
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use super::net;
+use super::procfs;
+use super::progress::Progress;
+use super::{Config, Report};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Connecting,
+    Sent,
+    Done,
+    Failed,
+}
+
+pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
+    let args = &cfg.args;
+    let total = args.connections;
+    let size = args.size;
+    let pid = args.server_pid;
+    let mut bar = Progress::new(args.quiet, "idle");
+
+    let rss0 = pid.and_then(procfs::rss_kib);
+    let anon0 = pid.and_then(procfs::rss_anon_kib);
+    let cpu0 = pid.and_then(procfs::cpu_us);
+
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(1024);
+    let payload = vec![b'x'; size];
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut streams: Vec<mio::net::TcpStream> = Vec::with_capacity(total);
+    let mut state: Vec<State> = Vec::with_capacity(total);
+    let mut received: Vec<usize> = Vec::with_capacity(total);
+    let mut in_flight = 0usize;
+    let mut done = 0usize;
+    let mut failed = 0usize;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(300);
+    let mut first_error: Option<std::io::Error> = None;
+
+    while done + failed < total {
+        while in_flight < args.concurrency && streams.len() < total {
+            let i = streams.len();
+            match net::connect(cfg.addr, cfg.source_for(i)).and_then(|mut s| {
+                poll.registry().register(
+                    &mut s,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                Ok(s)
+            }) {
+                Ok(s) => {
+                    streams.push(s);
+                    state.push(State::Connecting);
+                    received.push(0);
+                    in_flight += 1;
+                }
+                Err(e) => {
+                    // Out of fds or ports: no point opening more.
+                    first_error.get_or_insert(e);
+                    failed += total - streams.len();
+                    break;
+                }
+            }
+        }
+        if done + failed >= total {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{done} of {total} connections echoed within 300 s"),
+            ));
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let s = &mut streams[i];
+            let mut ok = true;
+            if state[i] == State::Connecting && (ev.is_writable() || ev.is_error()) {
+                match net::finish_connect(s) {
+                    Ok(true) => {
+                        state[i] = State::Sent;
+                        if net::write_owed(s, &payload, size).map_or(true, |n| n < size) {
+                            ok = false;
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        ok = false;
+                    }
+                }
+            }
+            if ok && state[i] == State::Sent && (ev.is_readable() || ev.is_read_closed()) {
+                match net::read_all(s, &mut buf) {
+                    Ok((n, closed)) => {
+                        received[i] += n;
+                        if received[i] >= size {
+                            state[i] = State::Done;
+                            done += 1;
+                            in_flight -= 1;
+                        } else if closed {
+                            ok = false;
+                        }
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        ok = false;
+                    }
+                }
+            }
+            if !ok && matches!(state[i], State::Connecting | State::Sent) {
+                state[i] = State::Failed;
+                failed += 1;
+                in_flight -= 1;
+            }
+        }
+        bar.count(done as u64, total as u64, "connections echoed");
+    }
+    let open_secs = started.elapsed().as_secs_f64();
+    bar.finish();
+    // Let the server finish whatever it defers (close callbacks, timers).
+    std::thread::sleep(Duration::from_secs(1));
+    let rss1 = pid.and_then(procfs::rss_kib);
+    let anon1 = pid.and_then(procfs::rss_anon_kib);
+    let cpu1 = pid.and_then(procfs::cpu_us);
+    if args.hold > 0.0 {
+        std::thread::sleep(Duration::from_secs_f64(args.hold));
+    }
+    drop(streams);
+    std::thread::sleep(Duration::from_secs(1));
+    let rss2 = pid.and_then(procfs::rss_kib);
+
+    let mut r = Report::new();
+    r.str("mode", "idle");
+    if let Some(l) = &args.label {
+        r.str("label", l);
+    }
+    r.str("server", &cfg.addr.to_string());
+    r.int("connections", total as u64);
+    r.int("established", done as u64);
+    r.int("errors", failed as u64);
+    if let Some(e) = &first_error {
+        r.str("first_error", &e.to_string());
+    }
+    r.int("sources", cfg.sources.len().max(1) as u64);
+    r.float("open_s", open_secs);
+    r.float("conns_s", done as f64 / open_secs.max(1e-9));
+    if let Some(pid) = pid {
+        r.int("server_pid", u64::from(pid));
+    }
+    if let (Some(a), Some(b)) = (rss0, rss1) {
+        r.int("server_rss_before_kib", a);
+        r.int("server_rss_after_kib", b);
+        r.float(
+            "idle_kib_per_conn",
+            (b as f64 - a as f64) / (done.max(1)) as f64,
+        );
+    }
+    if let (Some(a), Some(b)) = (anon0, anon1) {
+        r.float(
+            "idle_anon_kib_per_conn",
+            (b as f64 - a as f64) / (done.max(1)) as f64,
+        );
+    }
+    if let Some(c) = rss2 {
+        r.int("server_rss_after_close_kib", c);
+    }
+    if let (Some(a), Some(b)) = (cpu0, cpu1) {
+        r.float("server_cpu_us_per_conn", (b - a) / (done.max(1)) as f64);
+    }
+    Ok(r)
+}

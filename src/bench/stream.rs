@@ -1,0 +1,162 @@
+//! `stream`: bulk throughput both ways. Every connection writes
+//! `--size`-byte chunks for as long as the kernel takes them and reads the
+//! echo back; the figure is echoed bytes received per second (each byte
+//! crossed the server twice: in and out).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use mio::{Events, Interest, Poll, Token};
+
+use super::net;
+use super::{Config, Report, Shared};
+
+pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
+    let shared = Arc::new(Shared::default());
+    let addr = cfg.addr;
+    let size = cfg.args.size;
+    let sources: Vec<_> = (0..cfg.args.connections)
+        .map(|i| cfg.source_for(i))
+        .collect();
+    let handles = super::spawn_workers(cfg, &shared, move |_, first, n, shared| {
+        worker(addr, &sources[first..first + n], size, shared)
+    });
+    let window = super::timeline(cfg, &shared, cfg.args.threads, "stream");
+    shared.stop.store(true, Ordering::Release);
+    super::join_workers(handles)?;
+    let w = window?;
+    let mut r = super::base_report(cfg, &w);
+    let secs = w.elapsed.as_secs_f64();
+    let mb = w.bytes as f64 / 1e6;
+    r.int("bytes", w.bytes);
+    r.float("mb_s", mb / secs);
+    if let Some(cpu) = w.server_cpu_us {
+        r.float("server_cpu_s", cpu / 1e6);
+        r.float("server_cpu_us_per_mb", cpu / mb.max(1e-9));
+        r.float("server_cpu_util", cpu / 1e6 / secs);
+    }
+    Ok(r)
+}
+
+fn worker(
+    addr: std::net::SocketAddr,
+    sources: &[Option<std::net::IpAddr>],
+    size: usize,
+    shared: &Shared,
+) -> std::io::Result<Histogram<u64>> {
+    let mut poll = Poll::new()?;
+    let mut events = Events::with_capacity(256);
+    let mut conns = Vec::with_capacity(sources.len());
+    for (i, src) in sources.iter().enumerate() {
+        let mut s = net::connect(addr, *src)?;
+        poll.registry()
+            .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        conns.push((s, false, false));
+    }
+    let mut up = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while up < conns.len() {
+        if shared.stopped() || Instant::now() > deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "stream connections not established",
+            ));
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(50)))?;
+        for ev in events.iter() {
+            let c = &mut conns[ev.token().0];
+            if !c.1 && net::finish_connect(&c.0)? {
+                c.1 = true;
+                up += 1;
+            }
+        }
+    }
+    shared.ready.fetch_add(1, Ordering::AcqRel);
+    while !shared.go.load(Ordering::Acquire) {
+        if shared.stopped() {
+            return Ok(super::new_histogram());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let payload = vec![b'x'; size];
+    let mut buf = vec![0u8; 256 * 1024];
+    // Fill every connection once; after that, events drive both ways. A
+    // connection that still had work after its turn stays on the list (its
+    // edge will not come again) and the next poll does not wait.
+    let mut ready: Vec<usize> = (0..conns.len()).collect();
+    let mut again: Vec<usize> = Vec::new();
+    while !shared.stopped() {
+        for &i in &ready {
+            let (s, _, dead) = &mut conns[i];
+            if *dead {
+                continue;
+            }
+            let mut exhausted = false;
+            for _ in 0..TURNS {
+                let (n, closed, drained) = read_some(s, &mut buf).unwrap_or((0, true, true));
+                if n > 0 {
+                    shared.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                if closed {
+                    *dead = true;
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                    exhausted = true;
+                    break;
+                }
+                let w = match net::write_owed(s, &payload, payload.len() * 4) {
+                    Ok(w) => w,
+                    Err(_) => {
+                        *dead = true;
+                        shared.errors.fetch_add(1, Ordering::Relaxed);
+                        exhausted = true;
+                        break;
+                    }
+                };
+                // Both directions said "would block": wait for an edge.
+                if drained && w < payload.len() * 4 {
+                    exhausted = true;
+                    break;
+                }
+            }
+            if !exhausted && !again.contains(&i) {
+                again.push(i);
+            }
+        }
+        let timeout = if again.is_empty() { 50 } else { 0 };
+        poll.poll(&mut events, Some(Duration::from_millis(timeout)))?;
+        ready.clear();
+        ready.append(&mut again);
+        for e in events.iter() {
+            if !ready.contains(&e.token().0) {
+                ready.push(e.token().0);
+            }
+        }
+    }
+    Ok(super::new_histogram())
+}
+
+/// Read and write turns one connection gets before the others get theirs.
+const TURNS: usize = 16;
+
+/// Read up to 16 buffers' worth; returns the bytes read, whether the peer
+/// closed, and whether the socket said `EAGAIN` (drained). Bulk data
+/// needs the `EAGAIN`: the short-read shortcut would stop at every
+/// segment boundary.
+fn read_some(s: &mut mio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, bool, bool)> {
+    use std::io::Read;
+    let mut total = 0;
+    for _ in 0..16 {
+        match s.read(buf) {
+            Ok(0) => return Ok((total, true, true)),
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Ok((total, false, true))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((total, false, false))
+}
