@@ -29,6 +29,24 @@ pub(crate) fn listen(path: &Path, backlog: i32) -> io::Result<ListenerIo> {
     Ok(ListenerIo::Unix(l))
 }
 
+/// Add read and/or write permission for everyone to a bound socket file
+/// (libuv's `uv_pipe_chmod` with `UV_READABLE` / `UV_WRITABLE`).
+pub(crate) fn chmod_all(path: &Path, readable: bool, writable: bool) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut wanted = 0o000;
+    if readable {
+        wanted |= 0o444;
+    }
+    if writable {
+        wanted |= 0o222;
+    }
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if (mode & wanted) == wanted {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | wanted))
+}
+
 /// Connect to `path`.
 pub(crate) fn connect(path: &Path) -> io::Result<StreamIo> {
     tracing::debug!(target: "netloop::net", path = %path.display(), "connect (unix)");

@@ -161,6 +161,12 @@ pub struct ListenOptions {
     pub ipv6_only: bool,
     /// `SO_REUSEPORT`: several listeners share the port (one per loop).
     pub reuse_port: bool,
+    /// Unix socket: make the socket file readable by all users (Node's
+    /// `readableAll`). Not allowed for abstract names.
+    pub readable_all: bool,
+    /// Unix socket: make the socket file writable by all users (Node's
+    /// `writableAll`). Not allowed for abstract names.
+    pub writable_all: bool,
 }
 
 /// An address family (Node's `'IPv4'` / `'IPv6'` strings).

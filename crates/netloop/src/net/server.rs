@@ -221,7 +221,24 @@ impl Server {
             reuse_port: opts.reuse_port,
         };
         if let Some(path) = opts.path {
+            let (readable, writable) = (opts.readable_all, opts.writable_all);
+            if (readable || writable) && pipe::is_abstract(&path) {
+                // Node: an abstract socket has no file to chmod.
+                return Err(crate::error::invalid_arg(
+                    "options",
+                    &path,
+                    "can not set readableAll or writableAllt to true when path is abstract unix socket",
+                ));
+            }
             let res = pipe::listen(&path, backlog);
+            if res.is_ok() && (readable || writable) {
+                // Node's `uv_pipe_chmod` after the bind; a failure throws.
+                if let Err(e) = pipe::chmod_all(&path, readable, writable) {
+                    drop(res);
+                    pipe::unlink(&path);
+                    return Err(Error::from_syscall(&e, "uv_pipe_chmod"));
+                }
+            }
             self.inner.finish_listen(res, Some(path), None, opts.port);
             return Ok(self);
         }

@@ -88,6 +88,13 @@ const MAX_READS_PER_EVENT: usize = 16;
 /// is queued and queues the rest; it returns `false` once the queue reaches
 /// the high-water mark (16 KiB), and [`Socket::DRAIN`] follows when it
 /// empties. Writes made while connecting are queued in order.
+///
+/// # Keeping the loop alive
+///
+/// As a libuv stream handle, a ref'd socket keeps [`run`](crate::run)
+/// going while it is connecting, reading, or holding queued writes. One
+/// that read the peer's FIN and has nothing left to write, or that was
+/// paused before it ever read, does not (Node exits there too).
 #[derive(Clone)]
 pub struct Socket {
     inner: Rc<SocketInner>,
@@ -295,7 +302,9 @@ impl State {
             && !self.destroyed
             && !self.eof
             && self.flowing != Some(false)
-            && self.read_buf.len() < self.readable_hwm
+            // A high-water mark of 0 still reads one chunk at a time, as
+            // Node's flowing mode hands chunks on without buffering them.
+            && self.read_buf.len() < self.readable_hwm.max(1)
     }
 }
 
@@ -777,6 +786,10 @@ impl Socket {
     /// `socket.setTimeout(ms)`). `Duration::ZERO` turns it off. The socket
     /// is not closed; the timer never keeps the loop alive.
     pub fn set_timeout(&self, d: Duration) -> &Socket {
+        if self.inner.st.borrow().destroyed {
+            // Node's `setStreamTimeout` ignores a destroyed socket.
+            return self;
+        }
         let existing = self.inner.st.borrow().timeout.clone();
         if d.is_zero() {
             if let Some(t) = existing {
@@ -786,17 +799,31 @@ impl Socket {
             return self;
         }
         if let Some(t) = existing {
-            t.reset(d);
-            return self;
+            if t.is_active() {
+                t.reset(d);
+                return self;
+            }
+            t.cancel();
         }
         let me = self.downgrade();
+        // Until it first fires, the timer holds the socket, as Node's timer
+        // list holds the bound `_onTimeout`: a socket nobody else holds
+        // (one that never connected) still gets its `timeout`. After that a
+        // weak reference does: re-arming comes from reads and writes of a
+        // registered socket, which the loop holds anyway.
+        let mut hold = Some(Rc::clone(&self.inner));
         let t = timers::rearmable(&self.inner.lp, d, move || {
-            if let Some(inner) = me.upgrade() {
-                let s = Socket { inner };
-                if !s.destroyed() {
-                    tracing::debug!(target: "netloop::net", "_onTimeout");
-                    s.emit(Socket::TIMEOUT, &());
-                }
+            let inner = match hold.take() {
+                Some(inner) => inner,
+                None => match me.upgrade() {
+                    Some(inner) => inner,
+                    None => return,
+                },
+            };
+            let s = Socket { inner };
+            if !s.destroyed() {
+                tracing::debug!(target: "netloop::net", "_onTimeout");
+                s.emit(Socket::TIMEOUT, &());
             }
         });
         t.unref();
@@ -1216,6 +1243,8 @@ impl SocketInner {
             Ok(io) => {
                 let more = {
                     let mut st = self.st.borrow_mut();
+                    // A new fd: a FIN seen on a failed attempt's fd is not its.
+                    st.peer_closed = false;
                     match st.plan.as_mut() {
                         Some(p) => {
                             p.current = Some(addr);
@@ -1539,7 +1568,7 @@ impl SocketInner {
     fn after_read_stop(&self) {
         {
             let mut st = self.st.borrow_mut();
-            if st.phase != Phase::Open || st.read_buf.len() < st.readable_hwm {
+            if st.phase != Phase::Open || st.read_buf.len() < st.readable_hwm.max(1) {
                 return;
             }
             st.reading = false;
@@ -1744,8 +1773,12 @@ impl SocketInner {
             self.destroy(Some(err));
             return false;
         }
+        // Writes made in `connect`/`ready` listeners queue behind the ones
+        // made while connecting (Node's Writable buffers them while the
+        // first write waits for `connect`), so order is kept.
+        let behind_pending = !self.st.borrow().pending.is_empty();
         match phase {
-            Phase::Open => {
+            Phase::Open if !behind_pending => {
                 if !self.write_now(data, cb) {
                     return false;
                 }
@@ -1761,7 +1794,7 @@ impl SocketInner {
                 self.destroy(Some(err));
                 return false;
             }
-            Phase::Connecting => {
+            Phase::Connecting | Phase::Open => {
                 let mut st = self.st.borrow_mut();
                 st.bytes_written += data.len() as u64;
                 st.pending_bytes += data.len();
@@ -1997,34 +2030,37 @@ impl SocketInner {
         self.handle_ref.set_active(false);
         self.connect_req.set_active(false);
         tracing::debug!(target: "netloop::net", error = ?err.as_ref().map(|e| e.to_string()), "destroy");
-        if !cbs.is_empty() {
-            let cancel = if was_connecting {
-                Error::new(
-                    ErrorCode::ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
-                    "Socket closed before the connection was established",
-                )
-            } else {
+        if let Some(server) = server {
+            server.connection_closed();
+        }
+        // Writes still queued fail after the `error` event, as in Node:
+        // those waiting for the connection with
+        // ERR_SOCKET_CLOSED_BEFORE_CONNECTION; the others with the error
+        // the socket died of (Node's `state.errored`, e.g. the
+        // `ECONNRESET` a write ran into), or ERR_STREAM_DESTROYED after a
+        // plain `destroy()`.
+        let cancel = if was_connecting {
+            Error::new(
+                ErrorCode::ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
+                "Socket closed before the connection was established",
+            )
+        } else {
+            err.clone().unwrap_or_else(|| {
                 Error::new(
                     ErrorCode::ERR_STREAM_DESTROYED,
                     "Cannot call write after a stream was destroyed",
                 )
-            };
-            // Node fails pending writes with the cancellation error, not
-            // the destroy error (which goes to the `error` event).
-            let e = cancel;
-            for cb in cbs.drain(..) {
-                let e = e.clone();
-                self.lp.next_tick(move || cb(Some(&e)));
-            }
-        }
-        if let Some(server) = server {
-            server.connection_closed();
-        }
+            })
+        };
         let Some(socket) = self.socket() else { return };
         let had_error = err.is_some();
         if let Some(err) = err {
             let s = socket.clone();
             self.lp.next_tick(move || s.emit_error(&err));
+        }
+        for cb in cbs.drain(..) {
+            let e = cancel.clone();
+            self.lp.next_tick(move || cb(Some(&e)));
         }
         self.lp.defer_close(move || {
             tracing::debug!(target: "netloop::net", "emit close");
@@ -2038,6 +2074,13 @@ impl IoHandler for SocketInner {
         let phase = self.st.borrow().phase;
         match phase {
             Phase::Connecting => {
+                // The edge that completes the connect can already carry the
+                // peer's data and FIN (a server that writes and ends at
+                // once); no later edge will report the FIN, so remember it
+                // for the reads that follow the connect.
+                if ready.read_closed || ready.error {
+                    self.st.borrow_mut().peer_closed = true;
+                }
                 if ready.writable || ready.error || ready.read_closed {
                     self.after_connect();
                 }

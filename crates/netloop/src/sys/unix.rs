@@ -113,14 +113,21 @@ pub(crate) fn set_linger_zero(sock: SockRef<'_>) -> io::Result<()> {
     sock.set_linger(Some(Duration::ZERO))
 }
 
-/// `SO_KEEPALIVE`, with `TCP_KEEPIDLE` when a delay is given (Node's
-/// `setKeepAlive(enable, initialDelay)`; libuv clamps the delay to 1 s).
+/// `SO_KEEPALIVE`, and with a delay of at least a second the idle time
+/// before the first probe (Node's `setKeepAlive(enable, initialDelay)`).
+/// As libuv 1.46 (Node 20), a delay also sets a 1 s probe interval and 10
+/// probes; a delay under a second leaves the system's idle time unchanged
+/// (Node's docs: "Setting 0 for initialDelay will leave the value
+/// unchanged"; libuv's `TCP_KEEPIDLE` of 0 fails and is ignored).
 pub(crate) fn set_keepalive(sock: SockRef<'_>, enable: bool, delay: Duration) -> io::Result<()> {
-    if !enable {
-        return sock.set_keepalive(false);
+    if !enable || delay.as_secs() == 0 {
+        return sock.set_keepalive(enable);
     }
-    let secs = delay.as_secs().max(1);
-    sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs(secs)))
+    let params = TcpKeepalive::new()
+        .with_time(Duration::from_secs(delay.as_secs()))
+        .with_interval(Duration::from_secs(1))
+        .with_retries(10);
+    sock.set_tcp_keepalive(&params)
 }
 
 /// Raise the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft
