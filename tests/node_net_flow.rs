@@ -5,8 +5,7 @@
 //! counters, `set_encoding`, and `pipe`. Each test names the Node test it
 //! ports.
 
-#[path = "util/parity_a.rs"]
-mod parity_a;
+mod util;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,7 +14,7 @@ use netloop::net::{
     self, ConnectOptions, Encoding, ReadyState, Server, ServerOptions, Socket, SocketOptions,
 };
 use netloop::timers::set_immediate;
-use parity_a::{guard, listen_local, pattern, Calls, Log};
+use util::{guard, listen_local, pattern, Calls, Log};
 
 /// test-net-pause-resume-connecting: pause/resume calls made while
 /// connecting decide whether data flows once connected. Clients 1, 2 and 4
@@ -822,14 +821,11 @@ fn node_net_stream() {
     assert_eq!(log.count("server close"), 1);
     assert_eq!(entries.last().map(String::as_str), Some("server close"));
     // The peer's close shows as a reset or a broken pipe, reported once.
-    let errors: Vec<&String> = entries
-        .iter()
-        .filter(|e| e.starts_with("server error"))
-        .collect();
+    let errors = log.starting_with("server error");
     assert_eq!(errors.len(), 1, "{entries:?}");
     let code = errors[0].trim_start_matches("server error ").to_string();
     assert!(code == "ECONNRESET" || code == "EPIPE", "{entries:?}");
-    let error_at = log.position(errors[0]).unwrap();
+    let error_at = log.position(&errors[0]).unwrap();
     for i in 0..N {
         let ok = log.position(&format!("cb{i} ok"));
         let failed = log.position(&format!("cb{i} {code}"));
