@@ -1,10 +1,14 @@
 //! The command-line tool: the seed's dialogue between `netloop server` and
 //! `netloop client`, the client's failure output, and `netloop echo`.
 
+mod util;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
+
+use util::refused_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_netloop");
 
@@ -68,11 +72,8 @@ fn seed_dialogue_between_cli_server_and_cli_client() {
 
 #[test]
 fn cli_client_prints_nodes_error_and_fails_when_refused() {
-    // A port that was just free: bind, note it, close.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let refused = refused_port();
+    let port = refused.port();
     let out = Command::new(BIN)
         .args(["client", "--port", &port.to_string()])
         .output()

@@ -5,12 +5,11 @@ mod util;
 
 use std::cell::Cell;
 use std::net::IpAddr;
-use std::process::Command;
 use std::rc::Rc;
 
 use netloop::timers::set_immediate;
 use netloop::{dns, next_tick, ErrorCode};
-use util::{guard, Log};
+use util::{guard, pool_threads, run_child_test, Log};
 
 #[test]
 fn ip_literals_are_answered_on_the_next_tick_never_inside_lookup() {
@@ -135,15 +134,6 @@ fn nonexistent_name_fails_with_enotfound_like_node() {
     assert_eq!(log.entries(), ["failed"]);
 }
 
-/// How many of this process's threads are netloop's pool threads.
-fn pool_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("netloop-pool"))
-        .count()
-}
-
 /// Run in a fresh process by the test below: the pool is process-wide and
 /// starts on first use, so only a fresh process shows it was never needed.
 #[test]
@@ -168,20 +158,5 @@ fn literal_lookups_child() {
 
 #[test]
 fn ip_literals_never_start_the_thread_pool() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "literal_lookups_child",
-            "--ignored",
-            "--nocapture",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("1 passed"), "{stdout}");
+    run_child_test("literal_lookups_child", &[]);
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use netloop::net::{self, Socket};
 use netloop::next_tick;
 use netloop::timers::{set_immediate, set_interval, set_timeout, Timer};
-use util::{guard, listen_local, Count, Log};
+use util::{guard, listen_local, Calls, Log};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -115,9 +115,9 @@ fn next_tick_is_drained_after_each_accepted_connection() {
     let mut peers = Vec::new();
     netloop::run(|| {
         let _g = guard("accept ticks");
-        let n = Count::new();
+        let n = Calls::new();
         let server = net::create_server(move |server, sock: &Socket| {
-            n.inc();
+            n.hit();
             let i = n.get();
             l.push(format!("connection {i}"));
             next_tick(l.recorder(format!("tick {i}")));
@@ -261,14 +261,14 @@ fn timers_fire_by_deadline_then_by_scheduling_order() {
 
 #[test]
 fn interval_cancelled_from_its_own_callback_stops_and_lets_the_loop_end() {
-    let count = Count::new();
+    let count = Calls::new();
     let c = count.clone();
     netloop::run(move || {
         let _g = guard("interval");
         let me: Rc<RefCell<Option<Timer>>> = Rc::new(RefCell::new(None));
         let handle = Rc::clone(&me);
         let t = set_interval(MS, move || {
-            c.inc();
+            c.hit();
             if c.get() == 3 {
                 let t = handle.borrow_mut().take().expect("interval handle");
                 t.cancel();
@@ -387,11 +387,11 @@ fn refresh_after_a_one_shot_fired_does_not_run_it_again() {
     // netloop's timeouts take an FnOnce, so a fired one-shot cannot run
     // again (Node would re-run it); the refresh must not keep the loop
     // alive either.
-    let count = Count::new();
+    let count = Calls::new();
     let c = count.clone();
     netloop::run(move || {
         let _g = guard("refresh fired");
-        let t = set_timeout(MS, move || c.inc());
+        let t = set_timeout(MS, move || c.hit());
         set_timeout(Duration::from_millis(5), move || {
             assert!(!t.is_active());
             t.refresh();
@@ -459,14 +459,14 @@ fn unref_timer_still_fires_while_something_else_keeps_the_loop_alive() {
 
 #[test]
 fn interval_that_unrefs_itself_lets_the_loop_end() {
-    let count = Count::new();
+    let count = Calls::new();
     let c = count.clone();
     netloop::run(move || {
         let _g = guard("interval unref");
         let me: Rc<RefCell<Option<Timer>>> = Rc::new(RefCell::new(None));
         let handle = Rc::clone(&me);
         let t = set_interval(MS, move || {
-            c.inc();
+            c.hit();
             if c.get() == 2 {
                 handle.borrow().as_ref().expect("interval handle").unref();
             }

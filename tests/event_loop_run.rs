@@ -3,25 +3,27 @@
 
 mod util;
 
-use std::process::Command;
 use std::time::Duration;
 
 use netloop::net::{self, Server, Socket};
 use netloop::timers::{set_immediate, set_timeout};
 use netloop::{dns, next_tick, Error, ErrorCode};
-use util::{closed_port, guard, listen_local, Count, Log};
+use util::{guard, pool_threads, refused_port, run_child_test, server_port, Calls, Log};
 
-/// True if something accepts connections on 127.0.0.1:`port`.
+/// True if something accepts connections on 127.0.0.1:`port` (a port from
+/// [`server_port`], so only the test's own server can be there).
 fn accepts(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 #[test]
 fn run_returns_mains_error_and_runs_nothing_it_scheduled() {
-    let mut port = 0;
+    let held = server_port();
+    let port = held.port();
     let res = netloop::run(|| {
         let server = net::create_server(|_, _| panic!("connection after main failed"));
-        port = listen_local(&server);
+        server.listen(port, "127.0.0.1")?;
+        assert!(accepts(port), "the server listens");
         next_tick(|| panic!("tick ran after main failed"));
         set_immediate(|| panic!("immediate ran after main failed"));
         set_timeout(Duration::from_millis(1), || {
@@ -50,9 +52,10 @@ fn run_returns_ok_once_nothing_is_alive() {
 
 #[test]
 fn unhandled_connect_error_ends_run_with_that_error_and_closes_handles() {
-    let refused = closed_port();
-    let mut server_port = 0;
-    let close_events = Count::new();
+    let reserved = refused_port();
+    let refused = reserved.port();
+    let held = server_port();
+    let close_events = Calls::new();
     let c = close_events.clone();
     let kept: std::rc::Rc<std::cell::RefCell<Option<net::Server>>> = Default::default();
     let keep = kept.clone();
@@ -61,14 +64,14 @@ fn unhandled_connect_error_ends_run_with_that_error_and_closes_handles() {
         // A listening server and an hour-long ref'd timer would keep the
         // loop alive; the unhandled error must end it anyway.
         let server = net::create_server(|_, _| {});
-        server_port = listen_local(&server);
+        server.listen(held.port(), "127.0.0.1")?;
         *keep.borrow_mut() = Some(server.clone());
         set_timeout(Duration::from_secs(3600), || {
             panic!("timer outlived the error")
         });
         let client = net::connect(refused, "127.0.0.1")?;
         // No error listener: Node's uncaught exception.
-        client.on(Socket::CLOSE, move |_, _| c.inc());
+        client.on(Socket::CLOSE, move |_, _| c.hit());
         Ok(())
     });
     let err = res.expect_err("the unhandled error");
@@ -82,9 +85,7 @@ fn unhandled_connect_error_ends_run_with_that_error_and_closes_handles() {
     );
     // The process would have died: no `close` after the uncaught error.
     assert_eq!(close_events.get(), 0);
-    // Checked on the handle itself: probing the port could meet another
-    // test's listener that got the same port after this one closed.
-    assert_ne!(server_port, 0);
+    assert!(!accepts(held.port()), "the server outlived run()");
     let server = kept.borrow_mut().take().expect("the server handle");
     assert!(!server.listening(), "the server outlived run()");
 }
@@ -110,7 +111,8 @@ fn unhandled_server_error_ends_run_with_that_error() {
 fn an_error_listener_keeps_the_error_from_ending_run() {
     let log = Log::new();
     let l = log.clone();
-    let refused = closed_port();
+    let reserved = refused_port();
+    let refused = reserved.port();
     netloop::run(move || {
         let _g = guard("handled error");
         let client = net::connect(refused, "127.0.0.1")?;
@@ -167,16 +169,6 @@ fn pool_lookup_keeps_the_loop_alive_until_it_completes() {
     assert_eq!(log.entries(), ["looked up"]);
 }
 
-/// Names of this process's threads that belong to netloop's pool (Linux:
-/// `/proc/self/task/*/comm`).
-fn pool_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("netloop-pool"))
-        .count()
-}
-
 /// Run in a child process with `NETLOOP_THREADPOOL_SIZE` set (the pool is
 /// process-wide and started once, so a fresh process is the only way to see
 /// the variable read). Not run on its own: see the test below.
@@ -187,7 +179,7 @@ fn threadpool_child() {
         .expect("run by threadpool_size_is_read_from_the_environment")
         .parse()
         .unwrap();
-    let done = Count::new();
+    let done = Calls::new();
     let d = done.clone();
     netloop::run(move || {
         let _g = guard("lookups on a small pool");
@@ -196,7 +188,7 @@ fn threadpool_child() {
             let d = d.clone();
             dns::lookup("localhost", 0, move |res| {
                 assert!(res.expect("localhost resolves").is_loopback());
-                d.inc();
+                d.hit();
             });
         }
         Ok(())
@@ -215,20 +207,6 @@ fn threadpool_child() {
 #[test]
 fn threadpool_size_is_read_from_the_environment() {
     for size in ["1", "2"] {
-        let exe = std::env::current_exe().unwrap();
-        let out = Command::new(exe)
-            .args(["--exact", "threadpool_child", "--ignored", "--nocapture"])
-            .env("NETLOOP_THREADPOOL_SIZE", size)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "child with NETLOOP_THREADPOOL_SIZE={size} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // The child really ran the one test (a filter typo would pass
-        // with "0 passed").
-        assert!(stdout.contains("1 passed"), "{stdout}");
+        run_child_test("threadpool_child", &[("NETLOOP_THREADPOOL_SIZE", size)]);
     }
 }

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use netloop::events::{Event, ListenerId};
 use netloop::net::{self, Server, Socket};
-use util::{guard, listen_local, Count, Log};
+use util::{guard, listen_local, Calls, Log};
 
 const X: Event<u32> = Event::new("x");
 const Y: Event<str> = Event::new("y");
@@ -143,18 +143,18 @@ macro_rules! emitter_tests {
 
             #[test]
             fn listeners_receive_the_emitter_first() {
-                let hits = Count::new();
+                let hits = Calls::new();
                 let h = hits.clone();
                 netloop::run(move || {
                     let e = make();
                     let h2 = h.clone();
-                    e.on(OTHER, move |_, _| h2.inc());
+                    e.on(OTHER, move |_, _| h2.hit());
                     // The `me` a listener gets is the emitter itself: what
                     // it emits reaches the emitter's own listeners.
                     e.on(X, move |me, v| {
                         assert_eq!(*v, 7);
                         assert!(me.emit(OTHER, &()));
-                        h.inc();
+                        h.hit();
                     });
                     e.emit(X, &7);
                     Ok(())
@@ -204,12 +204,12 @@ macro_rules! emitter_tests {
             fn once_listener_is_removed_before_it_runs() {
                 // A once listener that emits its own event again is not
                 // called a second time (Node removes it before calling).
-                let count = Count::new();
+                let count = Calls::new();
                 let c = count.clone();
                 netloop::run(move || {
                     let e = make();
                     e.once(X, move |me, n| {
-                        c.inc();
+                        c.hit();
                         assert!(!me.emit(X, &(n + 1)));
                     });
                     assert!(e.emit(X, &1));

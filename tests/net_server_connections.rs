@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use netloop::net::{self, DropInfo, Family, ReadyState, Server, ServerOptions, Socket};
 use netloop::timers::set_immediate;
-use util::{guard, listen_local, Count, Log};
+use util::{guard, listen_local, Calls, Log};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -32,7 +32,7 @@ fn connection_gives_a_connected_socket_for_each_client() {
             sock.end();
         });
         let port = listen_local(&server);
-        let done = Count::new();
+        let done = Calls::new();
         for _ in 0..3 {
             let c = net::connect(port, "127.0.0.1")?;
             let (done, server, l) = (done.clone(), server.clone(), l.clone());
@@ -43,7 +43,7 @@ fn connection_gives_a_connected_socket_for_each_client() {
             });
             c.on(Socket::CLOSE, move |_, had_error| {
                 assert!(!had_error);
-                done.inc();
+                done.hit();
                 if done.get() == 3 {
                     server.close();
                 }
@@ -55,7 +55,7 @@ fn connection_gives_a_connected_socket_for_each_client() {
     // Every client was seen by the server under its own port.
     let e = log.entries();
     assert_eq!(e.len(), 6, "{e:?}");
-    for entry in e.iter().filter(|x| x.starts_with("client ")) {
+    for entry in log.starting_with("client ") {
         let port = entry.trim_start_matches("client ");
         assert_eq!(log.count(&format!("connection {port}")), 1, "{e:?}");
     }
@@ -182,27 +182,27 @@ fn max_connections_drops_the_excess_and_reports_the_five_tuple() {
     assert_eq!(log.count("drop"), 1, "{e:?}");
     assert_eq!(log.count("b connect"), 1, "{e:?}");
     assert_eq!(log.count("connection"), 1, "{e:?}");
-    let tail: Vec<&String> = e.iter().filter(|x| x.starts_with("b ")).collect();
+    let tail = log.starting_with("b ");
     assert_eq!(tail, ["b connect", "b end", "b close false"], "{e:?}");
 }
 
 #[test]
 fn max_connections_zero_refuses_everything() {
-    let drops = Count::new();
+    let drops = Calls::new();
     let d = drops.clone();
     netloop::run(move || {
         let _g = guard("max 0");
         let server = net::create_server(|_, _| panic!("accepted over the limit"));
         server.set_max_connections(Some(0));
         let port = listen_local(&server);
-        server.on(Server::DROP, move |_, _| d.inc());
-        let closed = Count::new();
+        server.on(Server::DROP, move |_, _| d.hit());
+        let closed = Calls::new();
         for _ in 0..2 {
             let c = net::connect(port, "127.0.0.1")?;
             c.on(Socket::ERROR, |_, _| {});
             let (closed, server) = (closed.clone(), server.clone());
             c.on(Socket::CLOSE, move |_, _| {
-                closed.inc();
+                closed.hit();
                 if closed.get() == 2 {
                     server.close();
                 }
@@ -343,11 +343,11 @@ fn pause_on_connect_holds_data_until_resume() {
         // Resume once both happened: the server accepted the socket, and
         // the client's `finish` says its bytes and FIN were sent.
         let accepted: Rc<RefCell<Option<Socket>>> = Rc::default();
-        let ready = Count::new();
+        let ready = Calls::new();
         let try_resume = {
             let (accepted, ready, l) = (Rc::clone(&accepted), ready.clone(), l.clone());
             move || {
-                ready.inc();
+                ready.hit();
                 if ready.get() == 2 {
                     let s = accepted.borrow().clone().expect("accepted");
                     l.push("resume");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use netloop::net::{self, Server, Socket};
 use netloop::timers::set_timeout;
 use netloop::{next_tick, ErrorCode};
-use util::{guard, listen_local, Count, Log};
+use util::{guard, listen_local, temp_sock_path, Calls, Log};
 
 #[test]
 fn listen_on_an_ip_literal_binds_before_returning_and_emits_listening_later() {
@@ -351,12 +351,12 @@ fn close_stops_accepting_at_once() {
 
 #[test]
 fn close_is_emitted_once_even_if_close_is_called_twice() {
-    let count = Count::new();
+    let count = Calls::new();
     let c = count.clone();
     netloop::run(move || {
         let server = Server::new();
         listen_local(&server);
-        server.on(Server::CLOSE, move |_, _| c.inc());
+        server.on(Server::CLOSE, move |_, _| c.hit());
         server.close();
         server.close();
         Ok(())
@@ -396,12 +396,7 @@ fn unref_server_does_not_keep_the_loop_alive() {
 
 #[test]
 fn listen_on_a_unix_socket_path() {
-    let path = std::env::temp_dir().join(format!(
-        "netloop-test-{}-{}.sock",
-        std::process::id(),
-        line!()
-    ));
-    let _ = std::fs::remove_file(&path);
+    let path = temp_sock_path("listen");
     let log = Log::new();
     let l = log.clone();
     let p = path.clone();

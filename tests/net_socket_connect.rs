@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use netloop::net::{self, ConnectOptions, Family, ReadyState, Server, Socket};
 use netloop::ErrorCode;
-use util::{closed_port, guard, listen_local, Count, Log};
+use util::{guard, listen_local, refused_port, Calls, Log};
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
@@ -164,7 +164,8 @@ fn connect_to_a_name_without_family_reaches_a_localhost_server() {
 
 #[test]
 fn refused_connection_emits_error_then_close_true() {
-    let port = closed_port();
+    let refused = refused_port();
+    let port = refused.port();
     let log = Log::new();
     let l = log.clone();
     netloop::run(move || {
@@ -321,17 +322,17 @@ fn writes_made_while_connecting_go_out_in_order_after_connect() {
         assert!(c.write("one "));
         assert_eq!(c.bytes_written(), 4);
         assert_eq!(c.writable_length(), 4);
-        let order = Count::new();
+        let order = Calls::new();
         let (o1, l1) = (order.clone(), l.clone());
         c.write_with("two ", move |_, err| {
             assert!(err.is_none());
-            o1.inc();
+            o1.hit();
             l1.push(format!("cb two #{}", o1.get()));
         });
         let (o2, l2) = (order.clone(), l.clone());
         c.write_with("three", move |_, err| {
             assert!(err.is_none());
-            o2.inc();
+            o2.hit();
             l2.push(format!("cb three #{}", o2.get()));
         });
         c.end();

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use netloop::net::{self, ConnectOptions, ReadyState, Server, ServerOptions, Socket};
 use netloop::timers::{set_immediate, set_interval, Timer};
 use netloop::{next_tick, Error, ErrorCode};
-use util::{guard, listen_local, pattern, Count, Log};
+use util::{guard, listen_local, pattern, Calls, Log};
 
 const HWM: usize = 16 * 1024;
 const MIB: usize = 1024 * 1024;
@@ -47,10 +47,10 @@ fn record(s: &Socket, log: &Log, who: &'static str) {
 
 /// Runs `f` the second time it is called: for "both A and B happened".
 fn when_both(f: impl FnOnce() + 'static) -> impl Fn() + Clone {
-    let count = Count::new();
+    let count = Calls::new();
     let f = Rc::new(RefCell::new(Some(f)));
     move || {
-        count.inc();
+        count.hit();
         if count.get() == 2 {
             if let Some(f) = f.borrow_mut().take() {
                 f();
@@ -269,7 +269,7 @@ fn end_sends_the_fin_after_every_queued_write() {
     };
     assert!(pos("server end after 1048576 bytes, intact true") > pos("client finish readOnly"));
     // The client's own events, in Node's order.
-    let client: Vec<&String> = e.iter().filter(|x| x.starts_with("client")).collect();
+    let client = log.starting_with("client");
     assert_eq!(
         client,
         [
@@ -315,7 +315,7 @@ fn without_allow_half_open_the_peers_end_ends_our_side() {
     })
     .unwrap();
     let e = log.entries();
-    let client: Vec<&String> = e.iter().filter(|x| x.starts_with("client")).collect();
+    let client = log.starting_with("client");
     assert_eq!(
         client,
         [
@@ -371,8 +371,7 @@ fn with_allow_half_open_we_keep_writing_after_the_peers_end() {
         Ok(())
     })
     .unwrap();
-    let e = log.entries();
-    let client: Vec<&String> = e.iter().filter(|x| x.starts_with("client")).collect();
+    let client = log.starting_with("client");
     assert_eq!(
         client,
         [
@@ -383,7 +382,7 @@ fn with_allow_half_open_we_keep_writing_after_the_peers_end() {
             "client close false"
         ]
     );
-    let server: Vec<&String> = e.iter().filter(|x| x.starts_with("server")).collect();
+    let server = log.starting_with("server");
     assert_eq!(server, ["server data late", "server end"]);
 }
 
@@ -555,9 +554,9 @@ fn close_is_last_and_exactly_once() {
     })
     .unwrap();
     let e = log.entries();
-    let closes: Vec<&String> = e.iter().filter(|x| x.starts_with("client close")).collect();
+    let closes = log.starting_with("client close");
     assert_eq!(closes.len(), 1, "{e:?}");
-    assert_eq!(e[e.len() - 2], *closes[0], "close was not last: {e:?}");
+    assert_eq!(e[e.len() - 2], closes[0], "close was not last: {e:?}");
     assert_eq!(e[e.len() - 1], "two iterations later");
     assert_eq!(log.count("client error after close"), 0);
 }

@@ -128,22 +128,18 @@ impl Drop for Proc {
     }
 }
 
-#[test]
-fn node_client_talks_to_netloop_server() {
-    node();
-    let server = Proc::spawn(NETLOOP, &["server", "--host", "127.0.0.1", "--port", "0"]);
-    let port = server.port_from_first_line("Server listening on 127.0.0.1:");
-    let client = Proc::node(
-        "seed_client.js",
-        &[&port.to_string(), "127.0.0.1", "I am Chuck Norris!"],
-    );
+/// The seed's dialogue, seen from both ends: `client` (on `port`) prints
+/// the three lines of the seed's client and exits with success; `server`
+/// logs the connection from the client's port, the message, and the close
+/// from that same port.
+fn assert_seed_dialogue(server: &Proc, client: Proc, port: u16, message: &str) {
     let (ok, out) = client.finish();
-    assert!(ok, "node client failed: {out:?}");
+    assert!(ok, "client failed: {out:?}");
     assert_eq!(
         out,
         [
             format!("CONNECTED TO: 127.0.0.1:{port}"),
-            "DATA: You said \"I am Chuck Norris!\"".to_owned(),
+            format!("DATA: You said \"{message}\""),
             "Connection closed".to_owned()
         ]
     );
@@ -153,8 +149,20 @@ fn node_client_talks_to_netloop_server() {
         "{connected}"
     );
     let client_port = connected.rsplit(':').next().unwrap().to_owned();
-    assert_eq!(server.line(), "DATA 127.0.0.1: I am Chuck Norris!");
+    assert_eq!(server.line(), format!("DATA 127.0.0.1: {message}"));
     assert_eq!(server.line(), format!("CLOSED: 127.0.0.1 {client_port}"));
+}
+
+#[test]
+fn node_client_talks_to_netloop_server() {
+    node();
+    let server = Proc::spawn(NETLOOP, &["server", "--host", "127.0.0.1", "--port", "0"]);
+    let port = server.port_from_first_line("Server listening on 127.0.0.1:");
+    let client = Proc::node(
+        "seed_client.js",
+        &[&port.to_string(), "127.0.0.1", "I am Chuck Norris!"],
+    );
+    assert_seed_dialogue(&server, client, port, "I am Chuck Norris!");
 }
 
 #[test]
@@ -173,24 +181,7 @@ fn netloop_client_talks_to_node_server() {
             "Hello from Rust",
         ],
     );
-    let (ok, out) = client.finish();
-    assert!(ok, "netloop client failed: {out:?}");
-    assert_eq!(
-        out,
-        [
-            format!("CONNECTED TO: 127.0.0.1:{port}"),
-            "DATA: You said \"Hello from Rust\"".to_owned(),
-            "Connection closed".to_owned()
-        ]
-    );
-    let connected = server.line();
-    assert!(
-        connected.starts_with("CONNECTED: 127.0.0.1:"),
-        "{connected}"
-    );
-    let client_port = connected.rsplit(':').next().unwrap().to_owned();
-    assert_eq!(server.line(), "DATA 127.0.0.1: Hello from Rust");
-    assert_eq!(server.line(), format!("CLOSED: 127.0.0.1 {client_port}"));
+    assert_seed_dialogue(&server, client, port, "Hello from Rust");
 }
 
 #[test]

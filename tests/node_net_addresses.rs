@@ -12,21 +12,15 @@
 //! `setKeepAlive`/`setNoDelay`; these tests read them back from the
 //! connection with `Socket::keep_alive()` / `Socket::no_delay()`.
 
-#[path = "util/parity_b.rs"]
-mod parity_b;
+mod util;
 
 use std::cell::RefCell;
-use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use netloop::net::{self, ConnectOptions, Family, ListenOptions, Server, ServerOptions, Socket};
 use netloop::ErrorCode;
-use parity_b::{failsafe, Calls, Log};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
+use util::{guard, ip, Calls, Log};
 
 /// `test-net-connect-options-ipv6.js`: connecting to `::1` with
 /// `family: 6`; both ends see IPv6 addresses.
@@ -34,7 +28,7 @@ fn ip(s: &str) -> IpAddr {
 fn node_net_connect_options_ipv6() {
     let seen = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_connect_options_ipv6");
         let s = seen.clone();
         let server = net::create_server(move |server, sock: &Socket| {
             s.push(format!(
@@ -87,7 +81,7 @@ fn node_net_listen_ipv6only() {
     let errors = Log::new();
     let connects = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_listen_ipv6only");
         let server = Server::new();
         server.listen_with(ListenOptions {
             host: Some("::".into()),
@@ -124,7 +118,7 @@ fn node_net_listen_ipv6only() {
 fn node_net_server_address() {
     let seen = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_address");
         let v4 = Server::new();
         v4.listen(0, "127.0.0.1")?;
         let a = v4.address().unwrap();
@@ -183,7 +177,7 @@ fn node_net_socket_local_address() {
     let client_ports = Rc::new(RefCell::new(Vec::<u16>::new()));
     let server_seen = Rc::new(RefCell::new(Vec::<u16>::new()));
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_socket_local_address");
         let seen = Rc::clone(&server_seen);
         let server = net::create_server(move |server, socket: &Socket| {
             assert_eq!(socket.local_address(), Some(ip("127.0.0.1")));
@@ -226,7 +220,7 @@ fn node_net_bind_twice() {
     let errors = Log::new();
     let listening = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_bind_twice");
         let first = Server::new();
         first.listen(0, "127.0.0.1")?;
         let port = first.address().unwrap().port();
@@ -265,7 +259,7 @@ fn node_net_bind_twice() {
 fn node_net_server_reuseport() {
     let accepted = Rc::new(RefCell::new(Vec::<&'static str>::new()));
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_reuseport");
         let make = |name: &'static str| {
             let acc = Rc::clone(&accepted);
             net::create_server(move |_, s: &Socket| {
@@ -323,7 +317,7 @@ fn node_net_server_reuseport() {
 fn node_net_server_listen_options_backlog() {
     let served = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_listen_options_backlog");
         let bad = Server::new();
         let err = bad
             .listen_with(ListenOptions {
@@ -370,7 +364,7 @@ fn probe_options(
         )
     };
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("probe_options");
         let ss = Rc::clone(&server_seen);
         let server = Server::with_options(opts);
         server.on(Server::CONNECTION, move |server, s| {
@@ -455,7 +449,7 @@ fn node_net_connect_keepalive() {
 fn node_net_socket_setnodelay() {
     let seen = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_socket_setnodelay");
         let server = net::create_server(|server, s: &Socket| {
             s.end();
             server.close();

@@ -7,18 +7,13 @@
 //! argument, `util.inspect`, structured cloning) have no Rust counterpart:
 //! addresses are typed `IpAddr`s, so a family mismatch cannot be expressed.
 
-#[path = "util/parity_b.rs"]
-mod parity_b;
+mod util;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netloop::net::{self, BlockList, ConnectOptions, Server, ServerOptions, Socket, SocketAddress};
 use netloop::ErrorCode;
-use parity_b::{failsafe, refused_port, Calls, Log};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
+use util::{guard, ip, refused_port, Calls, Log};
 
 #[test]
 fn node_blocklist() {
@@ -589,7 +584,7 @@ fn node_net_isipv6() {
 }
 
 fn fixed_lookup(addrs: &[&str]) -> netloop::net::Lookup {
-    parity_b::fixed_lookup(addrs, Calls::new())
+    util::fixed_lookup(addrs, Calls::new())
 }
 
 #[test]
@@ -597,12 +592,13 @@ fn node_net_blocklist() {
     let errors = Log::new();
     let closes = Calls::new();
     let connects = Calls::new();
+    let refused = refused_port();
+    let port = refused.port();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_blocklist");
         let list = BlockList::new();
         list.add_address(ip("127.0.0.1"));
         list.add_address(ip("127.0.0.2"));
-        let port = refused_port();
         let variants: Vec<(&str, ConnectOptions)> = vec![
             (
                 "ip literal",
@@ -686,7 +682,7 @@ fn node_net_server_blocklist() {
     let drops = Calls::new();
     let client_closes = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_blocklist");
         let list = BlockList::new();
         list.add_address(ip("127.0.0.1"));
         let server = Server::with_options(ServerOptions {

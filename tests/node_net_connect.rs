@@ -3,14 +3,13 @@
 //! function, lookup failures, `connecting`, `ready`, and argument checks.
 //! Each test names the Node test it ports.
 
-#[path = "util/parity_a.rs"]
-mod parity_a;
+mod util;
 
 use std::net::IpAddr;
 
 use netloop::net::{self, ConnectOptions, Family, Lookup, ReadyState, Server, Socket};
 use netloop::{Error, ErrorCode};
-use parity_a::{guard, ipv6_available, listen_local, Calls, Log, UNRESOLVABLE};
+use util::{guard, has_ipv6, listen_local, Calls, Log, UNRESOLVABLE};
 
 /// test-net-dns-lookup: connecting to `localhost` emits `lookup` once with
 /// no error, the address, its family and the host name.
@@ -52,7 +51,7 @@ fn node_net_dns_lookup_skip() {
     netloop::run(move || {
         let _g = guard("dns-lookup-skip");
         let mut addresses = vec!["127.0.0.1"];
-        if ipv6_available() {
+        if has_ipv6() {
             addresses.push("::1");
         }
         for address in addresses {
@@ -77,7 +76,7 @@ fn node_net_dns_lookup_skip() {
     })
     .unwrap();
     assert_eq!(lookups.get(), 0);
-    assert_eq!(connects.get(), if ipv6_available() { 2 } else { 1 });
+    assert_eq!(connects.get(), if has_ipv6() { 2 } else { 1 });
 }
 
 /// test-net-dns-custom-lookup: a `lookup` function replaces the resolver;
@@ -86,7 +85,7 @@ fn node_net_dns_lookup_skip() {
 #[test]
 fn node_net_dns_custom_lookup() {
     let mut families = vec![4u8];
-    if ipv6_available() {
+    if has_ipv6() {
         families.push(6);
     }
     for family in families {

@@ -5,8 +5,7 @@
 //! counters, `set_encoding`, and `pipe`. Each test names the Node test it
 //! ports.
 
-#[path = "util/parity_a.rs"]
-mod parity_a;
+mod util;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,7 +14,7 @@ use netloop::net::{
     self, ConnectOptions, Encoding, ReadyState, Server, ServerOptions, Socket, SocketOptions,
 };
 use netloop::timers::set_immediate;
-use parity_a::{guard, listen_local, pattern, Calls, Log};
+use util::{guard, listen_local, pattern, Calls, Log};
 
 /// test-net-pause-resume-connecting: pause/resume calls made while
 /// connecting decide whether data flows once connected. Clients 1, 2 and 4
@@ -822,14 +821,11 @@ fn node_net_stream() {
     assert_eq!(log.count("server close"), 1);
     assert_eq!(entries.last().map(String::as_str), Some("server close"));
     // The peer's close shows as a reset or a broken pipe, reported once.
-    let errors: Vec<&String> = entries
-        .iter()
-        .filter(|e| e.starts_with("server error"))
-        .collect();
+    let errors = log.starting_with("server error");
     assert_eq!(errors.len(), 1, "{entries:?}");
     let code = errors[0].trim_start_matches("server error ").to_string();
     assert!(code == "ECONNRESET" || code == "EPIPE", "{entries:?}");
-    let error_at = log.position(errors[0]).unwrap();
+    let error_at = log.position(&errors[0]).unwrap();
     for i in 0..N {
         let ok = log.position(&format!("cb{i} ok"));
         let failed = log.position(&format!("cb{i} {code}"));
@@ -1043,4 +1039,121 @@ fn node_net_large_string_hex_encoding() {
     })
     .unwrap();
     assert_eq!(chunks.entries(), ["01abff", "ok"]);
+}
+
+/// test-net-socket-byteswritten's `cork()` part: writes made while corked
+/// stay in the socket (counted by `bytes_written` and `writable_length`,
+/// not sent) until `uncork()`, then leave together and arrive in order.
+#[test]
+fn node_net_socket_byteswritten_corked() {
+    let log = Log::new();
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let (l, got) = (log.clone(), received.clone());
+    netloop::run(move || {
+        let _g = guard("socket-byteswritten");
+        let got2 = got.clone();
+        let server = net::create_server(move |server, conn| {
+            let got = got2.clone();
+            conn.on(Socket::DATA, move |_, d| {
+                got.borrow_mut().extend_from_slice(d)
+            });
+            server.close();
+        });
+        let port = listen_local(&server);
+        let client = net::connect(port, "127.0.0.1")?;
+        client.on(Socket::CONNECT, move |c, _| {
+            c.cork();
+            c.write("foo");
+            c.write(b"bar");
+            l.push(format!(
+                "corked {} written {} queued {}",
+                c.writable_corked(),
+                c.bytes_written(),
+                c.writable_length()
+            ));
+            let (l, c) = (l.clone(), c.clone());
+            // A whole loop iteration later nothing has been sent.
+            set_immediate(move || {
+                l.push(format!("still queued {}", c.writable_length()));
+                c.uncork();
+                l.push(format!("uncork is deferred {}", c.writable_length()));
+                let (l, c) = (l.clone(), c.clone());
+                set_immediate(move || {
+                    l.push(format!(
+                        "sent {} corked {}",
+                        c.writable_length(),
+                        c.writable_corked()
+                    ));
+                    c.end();
+                });
+            });
+        });
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        log.entries(),
+        [
+            "corked 1 written 6 queued 6",
+            "still queued 6",
+            "uncork is deferred 6",
+            "sent 0 corked 0",
+        ]
+    );
+    assert_eq!(&received.borrow()[..], b"foobar");
+}
+
+/// `end()` uncorks fully (Node's `Writable.end`), so writes held by
+/// nested `cork()` calls still go out before the FIN. No Node test of its
+/// own.
+#[test]
+fn node_net_end_uncorks() {
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let ends = Calls::new();
+    let (got, e) = (received.clone(), ends.clone());
+    netloop::run(move || {
+        let _g = guard("end-uncorks");
+        let server = net::create_server(move |server, conn| {
+            let got = got.clone();
+            conn.on(Socket::DATA, move |_, d| {
+                got.borrow_mut().extend_from_slice(d)
+            });
+            let e = e.clone();
+            conn.on(Socket::END, move |_, _| e.hit());
+            server.close();
+        });
+        let port = listen_local(&server);
+        let client = net::connect(port, "127.0.0.1")?;
+        client.on(Socket::CONNECT, |c, _| {
+            c.cork().cork();
+            c.write("held ");
+            c.write("twice");
+            c.end();
+            assert_eq!(c.writable_corked(), 0);
+        });
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(&received.borrow()[..], b"held twice");
+    assert_eq!(ends.get(), 1);
+}
+
+/// Node's `socket.timeout` and `socket.writableHighWaterMark` properties.
+#[test]
+fn node_net_socket_timeout_and_high_water_mark_properties() {
+    netloop::run(|| {
+        let s = Socket::with_options(SocketOptions {
+            high_water_mark: Some(1024),
+            ..SocketOptions::default()
+        });
+        assert_eq!(s.writable_high_water_mark(), 1024);
+        assert_eq!(Socket::new().writable_high_water_mark(), 16 * 1024);
+        assert_eq!(s.timeout(), None);
+        s.set_timeout(std::time::Duration::from_millis(250));
+        assert_eq!(s.timeout(), Some(std::time::Duration::from_millis(250)));
+        s.set_timeout(std::time::Duration::ZERO);
+        assert_eq!(s.timeout(), None);
+        Ok(())
+    })
+    .unwrap();
 }

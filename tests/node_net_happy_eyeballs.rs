@@ -4,12 +4,13 @@
 //! `lookup` option; these pass a [`Lookup`] that answers with fixed
 //! addresses, which is the same hook without the DNS server. Only `::1`
 //! and `127.0.0.1` are used: an address "unreachable" in Node's tests is
-//! either a port with nothing listening (refused at once) or a black hole,
-//! a listener whose accept queue is full so the kernel drops the SYN and
-//! the attempt stays pending until the attempt timer fires.
+//! either a port with nothing listening (refused at once; held by a
+//! socket that is bound but never listens, so no parallel test can take
+//! it) or a black hole, a listener whose accept queue is full so the
+//! kernel drops the SYN and the attempt stays pending until the attempt
+//! timer fires.
 
-#[path = "util/parity_b.rs"]
-mod parity_b;
+mod util;
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
@@ -18,9 +19,9 @@ use std::time::Duration;
 
 use netloop::net::{self, ConnectOptions, Encoding, Lookup, Server, Socket};
 use netloop::ErrorCode;
-use parity_b::{
-    failsafe, fixed_lookup, ipv6_black_hole_with_free_ipv4_port, port_free, refused_port, Calls,
-    Log,
+use util::{
+    fixed_lookup, guard, ipv6_black_hole_with_free_ipv4_port, ipv6_refused_ipv4_free,
+    refused_port_v4_v6, server_port_v4_v6, Calls, Log,
 };
 
 fn sa(s: &str) -> SocketAddr {
@@ -86,35 +87,95 @@ fn request(sock: &Socket, response: &Rc<RefCell<String>>) {
     sock.write("request");
 }
 
-/// "Test that IPV4 is reached if IPV6 is not reachable."
-#[test]
-fn node_net_autoselectfamily() {
+/// Keep `sock`'s attempted-address list, as it is at `ready`.
+fn keep_attempted(sock: &Socket, attempted: &Rc<RefCell<Option<Vec<SocketAddr>>>>) {
+    let at = Rc::clone(attempted);
+    sock.on(Socket::READY, move |s, _| {
+        *at.borrow_mut() = s.auto_select_family_attempted_addresses();
+    });
+}
+
+/// What [`race_both_families`] saw.
+struct Race {
+    port: u16,
+    response: String,
+    v4_conns: usize,
+    v6_conns: usize,
+    attempted: Option<Vec<SocketAddr>>,
+}
+
+/// Node's two-server setup: a server answering "response-ipv4" on
+/// `127.0.0.1:P` and one answering "response-ipv6" on `[::1]:P`, and a
+/// happy-eyeballs client whose lookup answers `order`.
+fn race_both_families(test: &'static str, order: [&str; 2]) -> Race {
+    let v4_conns = Calls::new();
+    let v6_conns = Calls::new();
+    let response = Rc::new(RefCell::new(String::new()));
+    let attempted = Rc::new(RefCell::new(None));
+    let held = server_port_v4_v6();
+    let p = held.port();
+    netloop::run(|| {
+        let _guard = guard(test);
+        let v4 = reply_server("response-ipv4", v4_conns.clone());
+        v4.listen(p, "127.0.0.1")?;
+        let v6 = reply_server("response-ipv6", v6_conns.clone());
+        v6.listen(p, "::1")?;
+        let c = net::connect_with(ConnectOptions {
+            host: Some("example.org".into()),
+            port: p,
+            lookup: Some(fixed_lookup(&order, Calls::new())),
+            auto_select_family: Some(true),
+            ..ConnectOptions::default()
+        })?;
+        keep_attempted(&c, &attempted);
+        request(&c, &response);
+        c.on(Socket::END, move |_, _| {
+            v4.close();
+            v6.close();
+        });
+        Ok(())
+    })
+    .unwrap();
+    let response = response.borrow().clone();
+    let attempted = attempted.borrow().clone();
+    Race {
+        port: p,
+        response,
+        v4_conns: v4_conns.get(),
+        v6_conns: v6_conns.get(),
+        attempted,
+    }
+}
+
+/// Node's fallback setup: a server answering "response-ipv4" on
+/// `127.0.0.1:P`, and a happy-eyeballs client (lookup answers `::1`, then
+/// `127.0.0.1`) whose `[::1]:P` attempt must fail or time out. Asserts
+/// that the client reached the IPv4 server after trying both, once, and
+/// returns its event trace.
+fn connect_falls_back_to_ipv4(
+    test: &'static str,
+    p: u16,
+    attempt_timeout: Duration,
+) -> Vec<String> {
     let log = Log::new();
     let lookups = Calls::new();
     let v4_conns = Calls::new();
     let response = Rc::new(RefCell::new(String::new()));
     let attempted = Rc::new(RefCell::new(None));
-    let port = Rc::new(RefCell::new(0));
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard(test);
         let server = reply_server("response-ipv4", v4_conns.clone());
-        server.listen(0, "127.0.0.1")?;
-        let p = server.address().unwrap().port();
-        *port.borrow_mut() = p;
-        assert!(port_free("::1", p), "nothing may listen on [::1]:{p}");
+        server.listen(p, "127.0.0.1")?;
         let c = net::connect_with(ConnectOptions {
             host: Some("example.org".into()),
             port: p,
             lookup: Some(fixed_lookup(&["::1", "127.0.0.1"], lookups.clone())),
             auto_select_family: Some(true),
-            auto_select_family_attempt_timeout: Some(Duration::from_millis(250)),
+            auto_select_family_attempt_timeout: Some(attempt_timeout),
             ..ConnectOptions::default()
         })?;
         trace(&c, &log);
-        let at = Rc::clone(&attempted);
-        c.on(Socket::READY, move |s, _| {
-            *at.borrow_mut() = s.auto_select_family_attempted_addresses();
-        });
+        keep_attempted(&c, &attempted);
         request(&c, &response);
         c.on(Socket::END, move |_, _| {
             server.close();
@@ -122,7 +183,6 @@ fn node_net_autoselectfamily() {
         Ok(())
     })
     .unwrap();
-    let p = *port.borrow();
     assert_eq!(lookups.get(), 1);
     assert_eq!(v4_conns.get(), 1);
     assert_eq!(*response.borrow(), "response-ipv4");
@@ -133,8 +193,19 @@ fn node_net_autoselectfamily() {
             sa(&format!("127.0.0.1:{p}"))
         ])
     );
+    log.entries()
+}
+
+/// "Test that IPV4 is reached if IPV6 is not reachable."
+#[test]
+fn node_net_autoselectfamily() {
+    // Nothing listens on [::1]:p; the server takes 127.0.0.1:p.
+    let held = ipv6_refused_ipv4_free();
+    let p = held.port();
+    let log =
+        connect_falls_back_to_ipv4("node_net_autoselectfamily", p, Duration::from_millis(250));
     assert_eq!(
-        log.entries(),
+        log,
         vec![
             "lookup ::1".to_string(),
             "lookup 127.0.0.1".into(),
@@ -152,42 +223,16 @@ fn node_net_autoselectfamily() {
 /// "Test that IPV4 is NOT reached if IPV6 is reachable."
 #[test]
 fn node_net_autoselectfamily_ipv6_reachable() {
-    let v4_conns = Calls::new();
-    let v6_conns = Calls::new();
-    let response = Rc::new(RefCell::new(String::new()));
-    let attempted = Rc::new(RefCell::new(None));
-    let port = Rc::new(RefCell::new(0));
-    netloop::run(|| {
-        let _guard = failsafe(10);
-        let v4 = reply_server("response-ipv4", v4_conns.clone());
-        v4.listen(0, "127.0.0.1")?;
-        let p = v4.address().unwrap().port();
-        *port.borrow_mut() = p;
-        let v6 = reply_server("response-ipv6", v6_conns.clone());
-        v6.listen(p, "::1")?;
-        let c = net::connect_with(ConnectOptions {
-            host: Some("example.org".into()),
-            port: p,
-            lookup: Some(fixed_lookup(&["::1", "127.0.0.1"], Calls::new())),
-            auto_select_family: Some(true),
-            ..ConnectOptions::default()
-        })?;
-        let at = Rc::clone(&attempted);
-        c.on(Socket::READY, move |s, _| {
-            *at.borrow_mut() = s.auto_select_family_attempted_addresses();
-        });
-        request(&c, &response);
-        c.on(Socket::END, move |_, _| {
-            v4.close();
-            v6.close();
-        });
-        Ok(())
-    })
-    .unwrap();
-    let p = *port.borrow();
-    assert_eq!(*response.borrow(), "response-ipv6");
-    assert_eq!((v4_conns.get(), v6_conns.get()), (0, 1));
-    assert_eq!(*attempted.borrow(), Some(vec![sa(&format!("[::1]:{p}"))]));
+    let race = race_both_families(
+        "node_net_autoselectfamily_ipv6_reachable",
+        ["::1", "127.0.0.1"],
+    );
+    assert_eq!(race.response, "response-ipv6");
+    assert_eq!((race.v4_conns, race.v6_conns), (0, 1));
+    assert_eq!(
+        race.attempted,
+        Some(vec![sa(&format!("[::1]:{}", race.port))])
+    );
 }
 
 /// "Test that when all errors are returned when no connections succeeded":
@@ -197,10 +242,10 @@ fn node_net_autoselectfamily_all_fail() {
     let log = Log::new();
     let errors = Rc::new(RefCell::new(Vec::new()));
     let attempted = Rc::new(RefCell::new(None));
-    let port = refused_port();
-    assert!(port_free("::1", port));
+    let refused = refused_port_v4_v6();
+    let port = refused.port();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_autoselectfamily_all_fail");
         let c = net::connect_with(ConnectOptions {
             host: Some("example.org".into()),
             port,
@@ -257,14 +302,12 @@ fn node_net_autoselectfamily_disabled() {
     let errors = Log::new();
     let attempted = Rc::new(RefCell::new(Some(Vec::new())));
     let v4_conns = Calls::new();
-    let port = Rc::new(RefCell::new(0));
+    let held = ipv6_refused_ipv4_free();
+    let p = held.port();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_autoselectfamily_disabled");
         let server = reply_server("response-ipv4", v4_conns.clone());
-        server.listen(0, "127.0.0.1")?;
-        let p = server.address().unwrap().port();
-        *port.borrow_mut() = p;
-        assert!(port_free("::1", p));
+        server.listen(p, "127.0.0.1")?;
         let c = net::connect_with(ConnectOptions {
             host: Some("example.org".into()),
             port: p,
@@ -282,7 +325,6 @@ fn node_net_autoselectfamily_disabled() {
         Ok(())
     })
     .unwrap();
-    let p = *port.borrow();
     assert_eq!(v4_conns.get(), 0);
     assert_eq!(*attempted.borrow(), None);
     assert_eq!(
@@ -308,13 +350,13 @@ fn node_net_autoselectfamily_default() {
     let outcomes = Log::new();
     for default in [true, false] {
         let out = outcomes.clone();
+        let held = ipv6_refused_ipv4_free();
+        let p = held.port();
         netloop::run(|| {
-            let _guard = failsafe(10);
+            let _guard = guard("node_net_autoselectfamily_default");
             net::set_default_auto_select_family(default);
             let server = reply_server("response-ipv4", Calls::new());
-            server.listen(0, "127.0.0.1")?;
-            let p = server.address().unwrap().port();
-            assert!(port_free("::1", p));
+            server.listen(p, "127.0.0.1")?;
             let c = net::connect_with(ConnectOptions {
                 host: Some("example.org".into()),
                 port: p,
@@ -354,44 +396,12 @@ fn node_net_autoselectfamily_default() {
 /// answer goes first, so IPv6 is not reached.
 #[test]
 fn node_net_autoselectfamily_ipv4first() {
-    let v4_conns = Calls::new();
-    let v6_conns = Calls::new();
-    let response = Rc::new(RefCell::new(String::new()));
-    let attempted = Rc::new(RefCell::new(None));
-    let port = Rc::new(RefCell::new(0));
-    netloop::run(|| {
-        let _guard = failsafe(10);
-        let v4 = reply_server("response-ipv4", v4_conns.clone());
-        v4.listen(0, "127.0.0.1")?;
-        let p = v4.address().unwrap().port();
-        *port.borrow_mut() = p;
-        let v6 = reply_server("response-ipv6", v6_conns.clone());
-        v6.listen(p, "::1")?;
-        let c = net::connect_with(ConnectOptions {
-            host: Some("example.org".into()),
-            port: p,
-            lookup: Some(fixed_lookup(&["127.0.0.1", "::1"], Calls::new())),
-            auto_select_family: Some(true),
-            ..ConnectOptions::default()
-        })?;
-        let at = Rc::clone(&attempted);
-        c.on(Socket::READY, move |s, _| {
-            *at.borrow_mut() = s.auto_select_family_attempted_addresses();
-        });
-        request(&c, &response);
-        c.on(Socket::END, move |_, _| {
-            v4.close();
-            v6.close();
-        });
-        Ok(())
-    })
-    .unwrap();
-    let p = *port.borrow();
-    assert_eq!(*response.borrow(), "response-ipv4");
-    assert_eq!((v4_conns.get(), v6_conns.get()), (1, 0));
+    let race = race_both_families("node_net_autoselectfamily_ipv4first", ["127.0.0.1", "::1"]);
+    assert_eq!(race.response, "response-ipv4");
+    assert_eq!((race.v4_conns, race.v6_conns), (1, 0));
     assert_eq!(
-        *attempted.borrow(),
-        Some(vec![sa(&format!("127.0.0.1:{p}"))])
+        race.attempted,
+        Some(vec![sa(&format!("127.0.0.1:{}", race.port))])
     );
 }
 
@@ -426,48 +436,16 @@ fn node_net_autoselectfamily_attempt_timeout_default_value() {
 /// family is tried.
 #[test]
 fn node_net_autoselectfamily_attempt_timeout() {
-    let log = Log::new();
-    let v4_conns = Calls::new();
-    let response = Rc::new(RefCell::new(String::new()));
-    let attempted = Rc::new(RefCell::new(None));
     let hole = ipv6_black_hole_with_free_ipv4_port();
     let p = hole.port();
-    netloop::run(|| {
-        let _guard = failsafe(10);
-        let server = reply_server("response-ipv4", v4_conns.clone());
-        server.listen(p, "127.0.0.1")?;
-        let c = net::connect_with(ConnectOptions {
-            host: Some("example.org".into()),
-            port: p,
-            lookup: Some(fixed_lookup(&["::1", "127.0.0.1"], Calls::new())),
-            auto_select_family: Some(true),
-            auto_select_family_attempt_timeout: Some(Duration::from_millis(50)),
-            ..ConnectOptions::default()
-        })?;
-        trace(&c, &log);
-        let at = Rc::clone(&attempted);
-        c.on(Socket::READY, move |s, _| {
-            *at.borrow_mut() = s.auto_select_family_attempted_addresses();
-        });
-        request(&c, &response);
-        c.on(Socket::END, move |_, _| {
-            server.close();
-        });
-        Ok(())
-    })
-    .unwrap();
-    drop(hole);
-    assert_eq!(v4_conns.get(), 1);
-    assert_eq!(*response.borrow(), "response-ipv4");
-    assert_eq!(
-        *attempted.borrow(),
-        Some(vec![
-            sa(&format!("[::1]:{p}")),
-            sa(&format!("127.0.0.1:{p}"))
-        ])
+    let log = connect_falls_back_to_ipv4(
+        "node_net_autoselectfamily_attempt_timeout",
+        p,
+        Duration::from_millis(50),
     );
+    drop(hole);
     assert_eq!(
-        log.entries(),
+        log,
         vec![
             "lookup ::1".to_string(),
             "lookup 127.0.0.1".into(),
@@ -491,7 +469,7 @@ fn node_net_autoselectfamily_attempt_timeout_all_fail() {
     let hole = ipv6_black_hole_with_free_ipv4_port();
     let p = hole.port();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_autoselectfamily_attempt_timeout_all_fail");
         let c = net::connect_with(ConnectOptions {
             host: Some("example.org".into()),
             port: p,
@@ -570,33 +548,24 @@ fn node_net_autoselectfamily_localhost() {
     }
     let log = Log::new();
     let attempted = Rc::new(RefCell::new(None));
-    let port = Rc::new(RefCell::new(0));
+    let held = ipv6_refused_ipv4_free();
+    let p = held.port();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_autoselectfamily_localhost");
         let server = net::create_server(|_, s: &Socket| {
             s.end();
         });
-        server.listen(0, "127.0.0.1")?;
-        let p = server.address().unwrap().port();
-        *port.borrow_mut() = p;
+        server.listen(p, "127.0.0.1")?;
         let c = net::connect(p, "localhost")?;
         trace(&c, &log);
-        let at = Rc::clone(&attempted);
-        c.on(Socket::READY, move |s, _| {
-            *at.borrow_mut() = s.auto_select_family_attempted_addresses();
-        });
+        keep_attempted(&c, &attempted);
         c.on(Socket::CLOSE, move |_, _| {
             server.close();
         });
         Ok(())
     })
     .unwrap();
-    let p = *port.borrow();
-    let lookups: Vec<String> = log
-        .entries()
-        .into_iter()
-        .filter(|e| e.starts_with("lookup"))
-        .collect();
+    let lookups = log.starting_with("lookup");
     let expected: Vec<String> = resolved.iter().map(|a| format!("lookup {a}")).collect();
     assert_eq!(lookups, expected, "one `lookup` event per address");
     assert!(log.contains("connect") && log.contains("ready"));
@@ -605,13 +574,7 @@ fn node_net_autoselectfamily_localhost() {
         assert_eq!(tried.last(), Some(&sa(&format!("127.0.0.1:{p}"))));
     } else {
         assert_eq!(*attempted.borrow(), None);
-        assert_eq!(
-            log.entries()
-                .iter()
-                .filter(|e| e.starts_with("attempt"))
-                .count(),
-            1
-        );
+        assert_eq!(log.starting_with("attempt").len(), 1);
     }
 }
 
@@ -622,7 +585,7 @@ fn node_net_autoselectfamily_lookup_error() {
     let log = Log::new();
     let errors = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_autoselectfamily_lookup_error");
         let lookup = Lookup::new(|host, _family, done| {
             done(Err(netloop::Error::from(std::io::Error::other(format!(
                 "no such host {host}"
@@ -655,7 +618,7 @@ fn node_net_autoselectfamily_family_option() {
     let attempted = Rc::new(RefCell::new(Some(Vec::new())));
     let families = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_autoselectfamily_family_option");
         let server = net::create_server(|_, s: &Socket| {
             s.end();
         });
@@ -677,10 +640,7 @@ fn node_net_autoselectfamily_family_option() {
             ..ConnectOptions::default()
         })?;
         trace(&c, &log);
-        let at = Rc::clone(&attempted);
-        c.on(Socket::READY, move |s, _| {
-            *at.borrow_mut() = s.auto_select_family_attempted_addresses();
-        });
+        keep_attempted(&c, &attempted);
         c.on(Socket::CLOSE, move |_, _| {
             server.close();
         });

@@ -5,14 +5,13 @@
 //! tests that listen on every interface (`listen()` with no host) are
 //! left to `listen_port`'s own tests.
 
-#[path = "util/parity_a.rs"]
-mod parity_a;
+mod util;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use netloop::net::{self, Family, ListenOptions, Server, Socket};
 use netloop::ErrorCode;
-use parity_a::{guard, ipv6_available, listen_local, Calls, Log};
+use util::{guard, has_ipv6, listen_local, Calls, Log};
 
 /// test-net-listening: `listening()` is false before `listen`, true once
 /// listening (at once for an IP literal, netloop binding synchronously),
@@ -107,7 +106,7 @@ fn node_net_server_bind() {
             ..ListenOptions::default()
         })?;
         record(&server3);
-        if ipv6_available() {
+        if has_ipv6() {
             let server6 = net::create_server(|_, _| {});
             server6.listen(0, "::1")?;
             record(&server6);
@@ -116,14 +115,14 @@ fn node_net_server_bind() {
     })
     .unwrap();
     let addresses = addresses.borrow();
-    assert_eq!(addresses.len(), if ipv6_available() { 3 } else { 2 });
+    assert_eq!(addresses.len(), if has_ipv6() { 3 } else { 2 });
     for addr in addresses.iter() {
         assert!(addr.port() > 0);
         assert!(addr.ip().is_loopback());
     }
     assert_eq!(addresses[0].ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert_eq!(Family::of(&addresses[0].ip()), Family::IPv4);
-    if ipv6_available() {
+    if has_ipv6() {
         assert_eq!(Family::of(&addresses[2].ip()), Family::IPv6);
     }
 }

@@ -3,15 +3,14 @@
 //! `test-net-reconnect-error.js`): a closed socket can `connect()` again
 //! and keeps its listeners.
 
-#[path = "util/parity_b.rs"]
-mod parity_b;
+mod util;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use netloop::net::{self, Encoding, ReadyState, Server, ServerOptions, Socket};
 use netloop::ErrorCode;
-use parity_b::{failsafe, refused_port, temp_sock_path, Calls, Log};
+use util::{guard_secs, refused_port, temp_sock_path, Calls, Log};
 
 const N: usize = 1000;
 
@@ -138,7 +137,7 @@ fn node_net_pingpong() {
     let done = Calls::new();
     let path = temp_sock_path("pingpong");
     netloop::run(|| {
-        let _guard = failsafe(60);
+        let _guard = guard_secs("node_net_pingpong", 60);
         ping_pong(Target::Pipe(path.clone()), done.clone());
         ping_pong(Target::Tcp("127.0.0.1"), done.clone());
         ping_pong(Target::Tcp("localhost"), done.clone());
@@ -161,7 +160,7 @@ fn node_net_reconnect() {
     let disconnects = Calls::new();
     let server_closes = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(30);
+        let _guard = guard_secs("node_net_reconnect", 30);
         let sc = server_closes.clone();
         let server = net::create_server(move |_, socket: &Socket| {
             socket.resume();
@@ -216,9 +215,10 @@ fn node_net_reconnect_error() {
     let errors = Rc::new(RefCell::new(Vec::<ErrorCode>::new()));
     let disconnects = Calls::new();
     let connects = Calls::new();
-    let port = refused_port();
+    let refused = refused_port();
+    let port = refused.port();
     netloop::run(|| {
-        let _guard = failsafe(30);
+        let _guard = guard_secs("node_net_reconnect_error", 30);
         let c = net::create_connection(port, "127.0.0.1")?;
         let k = connects.clone();
         c.on(Socket::CONNECT, move |_, _| k.hit());

@@ -7,8 +7,7 @@
 //! Each test's failure guard is an unref'd timer that panics: if the
 //! handle under test wrongly held the loop open, the guard fires.
 
-#[path = "util/parity_b.rs"]
-mod parity_b;
+mod util;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,7 +15,7 @@ use std::time::Duration;
 
 use netloop::net::{self, Server, Socket};
 use netloop::timers::{self, set_interval, set_timeout};
-use parity_b::{failsafe, Calls, Log};
+use util::{guard, guard_secs, Calls, Log};
 
 /// `test-net-server-unref.js`: a listening, unref'd server lets the loop
 /// end.
@@ -32,7 +31,7 @@ fn node_net_server_unref() {
             s.listening(),
             s.has_ref()
         ));
-        let _guard = failsafe(5);
+        let _guard = guard("node_net_server_unref");
         Ok(())
     })
     .unwrap();
@@ -50,7 +49,7 @@ fn node_net_server_unref_persistent() {
         s.listen_port(0)?;
         let l = listening.clone();
         s.on(Server::LISTENING, move |_, _| l.hit());
-        let _guard = failsafe(5);
+        let _guard = guard("node_net_server_unref_persistent");
         Ok(())
     })
     .unwrap();
@@ -63,7 +62,7 @@ fn node_net_server_unref_persistent() {
 fn node_net_server_ref_after_unref() {
     let closed_by_timer = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_ref_after_unref");
         let s = Server::new();
         s.listen(0, "127.0.0.1")?;
         s.unref();
@@ -91,7 +90,7 @@ fn node_net_server_ref_after_unref() {
 fn node_net_persistent_ref_unref() {
     let ends = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_persistent_ref_unref");
         let echo = net::create_server(|_, conn: &Socket| {
             conn.end();
         });
@@ -123,7 +122,7 @@ fn node_net_socket_timeout_unref() {
     let timeouts = Calls::new();
     let connects = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(20);
+        let _guard = guard_secs("node_net_socket_timeout_unref", 20);
         let server = net::create_server(|_, c: &Socket| {
             c.write("hello");
             c.unref();
@@ -161,7 +160,7 @@ fn node_net_socket_timeout_unref() {
 fn node_net_socket_unref_connected() {
     let events = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_socket_unref_connected");
         let server = net::create_server(|_, c: &Socket| {
             c.unref();
         });

@@ -4,15 +4,14 @@
 //! `test-net-listen-close-server.js`,
 //! `test-net-server-close-before-calling-lookup-callback.js`).
 
-#[path = "util/parity_b.rs"]
-mod parity_b;
+mod util;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use netloop::net::{self, DropInfo, Family, Server, Socket};
 use netloop::ErrorCode;
-use parity_b::{failsafe, Calls, Log};
+use util::{guard, guard_secs, Calls, Log};
 
 /// `test-net-server-max-connections.js`: 20 connections, made one after
 /// another, to a server limited to 10: the first 10 are served (they get
@@ -27,7 +26,7 @@ fn node_net_server_max_connections() {
     let got_data = Rc::new(RefCell::new(vec![false; N]));
     let errors = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(20);
+        let _guard = guard_secs("node_net_server_max_connections", 20);
         let waits: Rc<RefCell<Vec<Socket>>> = Rc::default();
         let (k, w) = (connections.clone(), Rc::clone(&waits));
         let server = net::create_server(move |_, conn: &Socket| {
@@ -122,7 +121,10 @@ fn node_net_server_max_connections_close_makes_more_available() {
     let received = Log::new();
     let errors = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(20);
+        let _guard = guard_secs(
+            "node_net_server_max_connections_close_makes_more_available",
+            20,
+        );
         let r = received.clone();
         let server = net::create_server(move |_, socket: &Socket| {
             let r = r.clone();
@@ -217,7 +219,7 @@ fn node_net_server_drop_connections() {
     let drops = Rc::new(RefCell::new(Vec::<DropInfo>::new()));
     let ports = Rc::new(RefCell::new((0u16, Vec::<u16>::new())));
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_drop_connections");
         let first: Rc<RefCell<Option<Socket>>> = Rc::default();
         let (k, f) = (connections.clone(), Rc::clone(&first));
         let server = net::create_server(move |_, socket: &Socket| {
@@ -267,7 +269,7 @@ fn node_net_server_close() {
     let counts = Rc::new(RefCell::new(Vec::<usize>::new()));
     let final_count = Rc::new(RefCell::new(usize::MAX));
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_close");
         let sockets: Rc<RefCell<Vec<Socket>>> = Rc::default();
         let (ev, cn) = (events.clone(), Rc::clone(&counts));
         let server = net::create_server(move |server, c: &Socket| {
@@ -330,7 +332,7 @@ fn node_net_listen_close_server() {
 fn node_net_server_close_before_calling_lookup_callback() {
     let events = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_close_before_calling_lookup_callback");
         let server = Server::new();
         let ev = events.clone();
         server.on(Server::LISTENING, move |_, _| ev.push("listening"));
@@ -391,7 +393,7 @@ fn node_net_server_close_callback() {
 fn node_net_server_call_listen_multiple_times() {
     let events = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_call_listen_multiple_times");
         let server = Server::new();
         server.listen(0, "127.0.0.1")?;
         let err = server.listen(0, "127.0.0.1").unwrap_err();
@@ -419,7 +421,7 @@ fn node_net_server_call_listen_multiple_times() {
 /// server keeps its path.
 #[test]
 fn node_net_server_address_after_close() {
-    let path = parity_b::temp_sock_path("addr-after-close");
+    let path = util::temp_sock_path("addr-after-close");
     netloop::run(|| {
         let tcp = Server::new();
         tcp.listen(0, "127.0.0.1")?;

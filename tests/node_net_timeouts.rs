@@ -7,8 +7,7 @@
 //! timing: a test either waits for the `timeout` event or for a later
 //! event that is not a timer.
 
-#[path = "util/parity_a.rs"]
-mod parity_a;
+mod util;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -16,7 +15,7 @@ use std::time::Duration;
 
 use netloop::net::{self, ConnectOptions, ReadyState, Server, Socket};
 use netloop::timers::set_timeout;
-use parity_a::{guard, keep_alive, listen_local, BlackHole, Calls, Log};
+use util::{guard, keep_alive, listen_local, BlackHole, Calls, Log};
 
 /// test-net-socket-timeout: a 1 ms timeout set while connecting fires once
 /// the connection is idle; a `set_timeout` on the destroyed socket returns
@@ -219,8 +218,8 @@ fn node_net_can_reset_timeout_reads_and_writes() {
 fn node_net_connect_timeout() {
     let log = Log::new();
     let l = log.clone();
-    let hole = BlackHole::new();
-    let port = hole.port;
+    let hole = BlackHole::new("127.0.0.1");
+    let port = hole.port();
     netloop::run(move || {
         let _g = guard("connect-timeout");
         let socket = net::connect_with(ConnectOptions {

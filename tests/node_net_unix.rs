@@ -10,16 +10,23 @@
 //! Paths live in the temp dir with unique names; abstract names (Linux)
 //! start with a NUL byte and have no file.
 
-#[path = "util/parity_b.rs"]
-mod parity_b;
+mod util;
 
 use std::cell::RefCell;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use netloop::net::{self, ListenOptions, Server, Socket};
-use parity_b::{abstract_name, failsafe, temp_sock_path, Calls, Log};
+use util::{guard, temp_sock_path, Calls, Log};
+
+/// A unique abstract socket name (Linux): a leading NUL byte, no file.
+fn abstract_name(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    PathBuf::from(format!("\0nl-{}-{tag}-{n}", std::process::id()))
+}
 
 fn running_as_root() -> bool {
     std::fs::metadata("/proc/self")
@@ -40,7 +47,7 @@ fn node_net_pipe_connect_errors() {
     let connects = Calls::new();
     let root = running_as_root();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_pipe_connect_errors");
         for (name, path) in [("not a socket", &not_socket), ("missing", &missing)] {
             let c = net::connect_path(path)?;
             let k = connects.clone();
@@ -89,7 +96,7 @@ fn node_net_better_error_messages_path() {
     let errors = Log::new();
     let connects = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_better_error_messages_path");
         let c = net::connect_path(&fp)?;
         let k = connects.clone();
         c.on(Socket::CONNECT, move |_, _| k.hit());
@@ -129,7 +136,7 @@ fn node_net_better_error_messages_listen_path() {
     let errors = Log::new();
     let listening = Calls::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_better_error_messages_listen_path");
         let server = net::create_server(|_, _| panic!("no connection expected"));
         let l = listening.clone();
         server.on(Server::LISTENING, move |_, _| l.hit());
@@ -165,7 +172,7 @@ fn node_net_server_listen_path() {
     let paths = [temp_sock_path("listen-a"), temp_sock_path("listen-b")];
     let events = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_listen_path");
         for (i, path) in paths.iter().enumerate() {
             let server = net::create_server(|_, _| panic!("no connection expected"));
             if i == 0 {
@@ -214,7 +221,7 @@ fn node_net_pipe_listen_existing_path() {
     std::fs::write(&path, b"keep me").unwrap();
     let errors = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_pipe_listen_existing_path");
         let server = Server::new();
         let e = errors.clone();
         server.on(Server::ERROR, move |_, err| {
@@ -245,7 +252,7 @@ fn node_pipe_unref() {
         s.listen_path(&path)?;
         s.unref();
         state.push(format!("listening={}", s.listening()));
-        let _guard = failsafe(5);
+        let _guard = guard("node_pipe_unref");
         Ok(())
     })
     .unwrap();
@@ -262,7 +269,7 @@ fn node_pipe_abstract_socket() {
     let got = Rc::new(RefCell::new(Vec::<u8>::new()));
     let seen = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_pipe_abstract_socket");
         let s = seen.clone();
         let server = net::create_server(move |_, sock: &Socket| {
             s.push(format!(
@@ -322,7 +329,7 @@ fn node_net_server_listen_path_chmod() {
     let mode = Rc::new(RefCell::new(0u32));
     let errors = Log::new();
     netloop::run(|| {
-        let _guard = failsafe(10);
+        let _guard = guard("node_net_server_listen_path_chmod");
         let server1 = Server::new();
         server1.listen_with(ListenOptions {
             path: Some(path.clone()),
@@ -370,4 +377,51 @@ fn node_net_server_listen_path_chmod() {
         )]
     );
     assert!(!path.exists(), "server1's close removed the file");
+}
+
+/// `socket.resetAndDestroy()` on a Unix socket. No Node test covers it:
+/// Node throws ERR_INVALID_HANDLE_TYPE there, since only TCP has an RST.
+/// netloop destroys the socket normally instead: `close(false)` with no
+/// `error`, and the peer reads a plain end of stream.
+#[test]
+fn node_net_socket_reset_and_destroy_pipe() {
+    let path = temp_sock_path("reset");
+    let client = Log::new();
+    let server_side = Log::new();
+    netloop::run(|| {
+        let _guard = guard("node_net_socket_reset_and_destroy_pipe");
+        let ss = server_side.clone();
+        let server = net::create_server(move |server, sock: &Socket| {
+            server.close();
+            sock.on(Socket::DATA, |_, _| {});
+            let s = ss.clone();
+            sock.on(Socket::END, move |_, _| s.push("end"));
+            let s = ss.clone();
+            sock.on(Socket::ERROR, move |_, e| {
+                s.push(format!("error {}", e.code()))
+            });
+            let s = ss.clone();
+            sock.on(Socket::CLOSE, move |_, had_error| {
+                s.push(format!("close {had_error}"))
+            });
+        });
+        server.listen_path(&path)?;
+        let c = net::connect_path(&path)?;
+        c.on(Socket::CONNECT, |c, _| {
+            c.reset_and_destroy();
+        });
+        let l = client.clone();
+        c.on(Socket::ERROR, move |_, e| {
+            l.push(format!("error {}", e.code()))
+        });
+        let l = client.clone();
+        c.on(Socket::CLOSE, move |_, had_error| {
+            l.push(format!("close {had_error}"))
+        });
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(client.entries(), vec!["close false"]);
+    assert_eq!(server_side.entries(), vec!["end", "close false"]);
+    assert!(!path.exists());
 }

@@ -1,18 +1,33 @@
 //! Helpers shared by the integration tests (as mio's `tests/util/mod.rs`):
-//! an event log, callback counters, a failure guard, and socket helpers.
-//! Every test binary uses a different subset of them.
+//! an ordered event log and call counters in the style of Node's
+//! `common.mustCall`, failure guards, ports reserved for the length of a
+//! test, "black hole" listeners, Unix socket paths, and a few socket
+//! helpers. Every test binary uses a different subset of them.
+//!
+//! Include with `mod util;`.
 #![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
 use std::fmt::Display;
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Command;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use netloop::net::Server;
+use netloop::net::{Lookup, Server};
 use netloop::timers::{self, Timer};
+use socket2::{Domain, Socket, Type};
+
+/// A host name that never resolves: `.invalid` is reserved by RFC 2606,
+/// so the lookup fails without any answer from the network.
+pub const UNRESOLVABLE: &str = "no.way.you.will.resolve.this.invalid";
 
 /// An ordered log of what happened, shared by every listener of a test
-/// (the libuv tests' call counters, with the order kept).
+/// (the libuv tests' call counters, with the order kept), to assert
+/// Node's event order.
 #[derive(Clone, Default)]
 pub struct Log(Rc<RefCell<Vec<String>>>);
 
@@ -36,9 +51,29 @@ impl Log {
         self.0.borrow().clone()
     }
 
+    /// The entries that start with `prefix`, in order: one actor's events
+    /// out of a log several write to.
+    pub fn starting_with(&self, prefix: &str) -> Vec<String> {
+        let entries = self.0.borrow();
+        entries
+            .iter()
+            .filter(|e| e.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
     /// How many entries equal `entry`.
     pub fn count(&self, entry: &str) -> usize {
         self.0.borrow().iter().filter(|e| *e == entry).count()
+    }
+
+    /// Where `entry` first appears.
+    pub fn position(&self, entry: &str) -> Option<usize> {
+        self.0.borrow().iter().position(|e| e == entry)
+    }
+
+    pub fn contains(&self, entry: &str) -> bool {
+        self.0.borrow().iter().any(|e| e == entry)
     }
 
     pub fn len(&self) -> usize {
@@ -50,16 +85,18 @@ impl Log {
     }
 }
 
-/// A shared callback counter (Node's `common.mustCall` counts).
+/// Counts calls, like Node's `common.mustCall`: clone it into callbacks,
+/// call [`hit`](Calls::hit), and assert [`get`](Calls::get) once
+/// `netloop::run` has returned.
 #[derive(Clone, Default)]
-pub struct Count(Rc<Cell<usize>>);
+pub struct Calls(Rc<Cell<usize>>);
 
-impl Count {
-    pub fn new() -> Count {
-        Count::default()
+impl Calls {
+    pub fn new() -> Calls {
+        Calls::default()
     }
 
-    pub fn inc(&self) {
+    pub fn hit(&self) {
         self.0.set(self.0.get() + 1);
     }
 
@@ -70,13 +107,30 @@ impl Count {
 
 /// The generous failure guard every networked test arms first: an unref'd
 /// timer (so it never keeps the loop alive) that panics if the test is
-/// still running after 10 s. It is never a synchronisation point.
+/// still running after 10 s (Node's
+/// `setTimeout(common.mustNotCall(), ms).unref()`). It is never a
+/// synchronisation point.
 pub fn guard(what: &'static str) -> Timer {
-    let t = timers::set_timeout(Duration::from_secs(10), move || {
-        panic!("{what}: still running after 10 s")
+    guard_secs(what, 10)
+}
+
+/// [`guard`] with a longer limit, for tests that do a lot of work on a
+/// loaded machine (thousands of round trips).
+pub fn guard_secs(what: &'static str, secs: u64) -> Timer {
+    let t = timers::set_timeout(Duration::from_secs(secs), move || {
+        panic!("{what}: still running after {secs} s (failure guard)")
     });
     t.unref();
     t
+}
+
+/// A reffed 10 s timer for tests whose only other handles are unref'd: it
+/// keeps the loop alive until the test cancels it, and panics if that
+/// never happens.
+pub fn keep_alive(what: &'static str) -> Timer {
+    timers::set_timeout(Duration::from_secs(10), move || {
+        panic!("{what}: still running after 10 s (keep-alive guard)")
+    })
 }
 
 /// Listen on 127.0.0.1 port 0 and return the port (bound synchronously).
@@ -89,15 +143,224 @@ pub fn listen_local(server: &Server) -> u16 {
         .port()
 }
 
-/// A port on 127.0.0.1 that was free a moment ago and has no listener:
-/// bind it, note it, close it.
-pub fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
+/// Parse an IP address literal.
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// True if this machine can bind `::1`.
+pub fn has_ipv6() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
 }
 
 /// Deterministic test bytes: a pattern that does not repeat on a power of
 /// two, so a lost or duplicated chunk shows up as a mismatch.
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// A TCP socket bound to `addr` that never listens. Connects to it are
+/// refused (RST, so `ECONNREFUSED`), and the kernel will not hand its port
+/// to anyone else: port-0 binds and outgoing connects pass it over, and an
+/// explicit bind fails with `EADDRINUSE`. With `reuse` (`SO_REUSEADDR`)
+/// the one exception is a listener that sets `SO_REUSEADDR` too, as
+/// netloop's `listen` does: Linux lets it share a port with sockets that
+/// are not listening, so the test's own server can take the port later.
+fn bind_unlistened(addr: SocketAddr, reuse: bool) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(reuse)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+fn local_port(socket: &Socket) -> u16 {
+    socket
+        .local_addr()
+        .expect("local addr")
+        .as_socket()
+        .expect("an IP socket")
+        .port()
+}
+
+/// A port held for as long as this value lives, by sockets bound to it
+/// that never listen (see [`refused_port`]). Keep the value in the test
+/// function (`let refused = refused_port();`) and pass `refused.port()`
+/// into the loop's closures; moving the value itself into a closure would
+/// free the port when that closure is dropped.
+pub struct ReservedPort {
+    sockets: Vec<Socket>,
+    port: u16,
+}
+
+impl ReservedPort {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Free the port now and return it, for a test that binds it itself
+    /// (a client's `local_port`). netloop binds a client's local address
+    /// without `SO_REUSEADDR`, so the port cannot stay held through that
+    /// bind; call this right before it.
+    pub fn release(self) -> u16 {
+        self.port
+    }
+
+    /// The same port on every address of `ips`, each given with whether
+    /// its socket sets `SO_REUSEADDR`: the kernel picks the first one's
+    /// port, and the others must be free at that port too (bounded
+    /// retries otherwise).
+    fn on(ips: &[(&str, bool)]) -> ReservedPort {
+        'attempt: for _ in 0..50 {
+            let (first, reuse) = ips[0];
+            let s = bind_unlistened(SocketAddr::new(ip(first), 0), reuse)
+                .unwrap_or_else(|e| panic!("bind {first}:0: {e}"));
+            let port = local_port(&s);
+            let mut sockets = vec![s];
+            for &(other, reuse) in &ips[1..] {
+                match bind_unlistened(SocketAddr::new(ip(other), port), reuse) {
+                    Ok(s) => sockets.push(s),
+                    Err(_) => continue 'attempt,
+                }
+            }
+            return ReservedPort { sockets, port };
+        }
+        panic!("no port free on all of {ips:?}");
+    }
+}
+
+/// A port on 127.0.0.1 with nothing listening, held until the returned
+/// value is dropped: a connect to it is refused, and no other test can
+/// start listening on it meanwhile (a port bound, noted and closed could
+/// be taken by a parallel test, turning ECONNREFUSED into a connection).
+pub fn refused_port() -> ReservedPort {
+    ReservedPort::on(&[("127.0.0.1", false)])
+}
+
+/// A port refused on both 127.0.0.1 and `::1`, for connects to
+/// `localhost` or to both families.
+pub fn refused_port_v4_v6() -> ReservedPort {
+    ReservedPort::on(&[("127.0.0.1", false), ("::1", false)])
+}
+
+/// A port refused on `::1` and kept free on 127.0.0.1 for the test's own
+/// server: the 127.0.0.1 socket has `SO_REUSEADDR`, so only an explicit
+/// bind by a listener that sets it too (netloop's `listen` does) can take
+/// the port, and connects are refused until that listener exists.
+pub fn ipv6_refused_ipv4_free() -> ReservedPort {
+    ReservedPort::on(&[("::1", false), ("127.0.0.1", true)])
+}
+
+/// A port on 127.0.0.1 held for the test's own server, as by
+/// [`ipv6_refused_ipv4_free`]: refused until that server listens, and
+/// refused again once it closed, which makes probing it after the test
+/// reliable (no parallel test can start listening there).
+pub fn server_port() -> ReservedPort {
+    ReservedPort::on(&[("127.0.0.1", true)])
+}
+
+/// [`server_port`] on both 127.0.0.1 and `::1`, for a test that puts a
+/// server on each.
+pub fn server_port_v4_v6() -> ReservedPort {
+    ReservedPort::on(&[("127.0.0.1", true), ("::1", true)])
+}
+
+/// A port on 127.0.0.1 for a client's `local_port`: held until
+/// [`ReservedPort::release`].
+pub fn free_port() -> ReservedPort {
+    refused_port()
+}
+
+/// A loopback listener whose accept queue is full (backlog 0 plus one
+/// connection it never accepts): the kernel drops further SYNs, so a
+/// connect to it stays pending without touching any other address. It
+/// stands in for the unroutable address Node's connect-timeout test uses,
+/// and lets the happy-eyeballs attempt timer fire deterministically.
+pub struct BlackHole {
+    sockets: Vec<Socket>,
+    addr: SocketAddr,
+}
+
+impl BlackHole {
+    pub fn new(ip_literal: &str) -> BlackHole {
+        let listener = bind_unlistened(SocketAddr::new(ip(ip_literal), 0), false).unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        let filler = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+        filler
+            .connect_timeout(&addr.into(), Duration::from_secs(5))
+            .unwrap();
+        BlackHole {
+            sockets: vec![listener, filler],
+            addr,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+/// A black hole on `::1` whose port is held free on 127.0.0.1 as by
+/// [`ipv6_refused_ipv4_free`]: refused there until the test puts its own
+/// server on it.
+pub fn ipv6_black_hole_with_free_ipv4_port() -> BlackHole {
+    for _ in 0..50 {
+        let mut hole = BlackHole::new("::1");
+        if let Ok(v4) = bind_unlistened(SocketAddr::new(ip("127.0.0.1"), hole.port()), true) {
+            hole.sockets.push(v4);
+            return hole;
+        }
+    }
+    panic!("no port free on both ::1 and 127.0.0.1");
+}
+
+/// A unique Unix socket path under the temp dir (short enough for
+/// `sun_path`), not yet existing.
+pub fn temp_sock_path(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let p = std::env::temp_dir().join(format!("nl-{}-{tag}-{n}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// A lookup that answers with fixed addresses, as Node's tests pass a
+/// `lookup` function to `net.connect`. Counts its calls.
+pub fn fixed_lookup(addrs: &[&str], calls: Calls) -> Lookup {
+    let addrs: Vec<IpAddr> = addrs.iter().map(|a| ip(a)).collect();
+    Lookup::new(move |_host, _family, done| {
+        calls.hit();
+        done(Ok(addrs.clone()))
+    })
+}
+
+/// How many of this process's threads are netloop's pool threads (Linux:
+/// `/proc/self/task/*/comm`).
+pub fn pool_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("netloop-pool"))
+        .count()
+}
+
+/// Run the `#[ignore]`d test `name` of this test binary in a fresh process
+/// with `env` set, and assert that it ran and passed. The thread pool is
+/// process-wide and starts once, so only a fresh process shows how it
+/// starts.
+pub fn run_child_test(name: &str, env: &[(&str, &str)]) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--nocapture"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child {name} with {env:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The child really ran the one test (a filter typo would pass with
+    // "0 passed").
+    assert!(stdout.contains("1 passed"), "{stdout}");
 }

@@ -200,6 +200,18 @@ impl Stream {
         Ok(WriteOutcome::Queued)
     }
 
+    /// Queue a request without trying to write it: the caller flushes the
+    /// queue with [`flush`](Stream::flush), so several requests leave in one
+    /// `writev` (writes buffered while connecting or corked).
+    pub(crate) fn enqueue(&mut self, data: Vec<u8>, cb: Option<WriteCb>) {
+        self.queued_bytes += data.len();
+        self.queue.push_back(WriteReq {
+            data,
+            offset: 0,
+            cb,
+        });
+    }
+
     /// Write queued chunks with `writev` until the queue is empty or the
     /// kernel buffer is full. Callbacks of completed requests are pushed to
     /// `done`.

@@ -218,6 +218,8 @@ struct State {
     hwm: usize,
     pending: Vec<PendingWrite>,
     pending_bytes: usize,
+    /// `cork()` depth: while above zero, writes wait in `pending`.
+    corked: u32,
     need_drain: bool,
     ended: bool,
     shutdown_done: bool,
@@ -240,6 +242,8 @@ struct State {
     local: Option<SocketAddr>,
 
     timeout: Option<Timer>,
+    /// The idle timeout set by `set_timeout` (Node's `socket.timeout`).
+    timeout_after: Option<Duration>,
     no_delay: Option<bool>,
     keep_alive: Option<(bool, Duration)>,
     /// The server that accepted this socket. Strong, as Node's
@@ -271,6 +275,7 @@ impl State {
             hwm,
             pending: Vec::new(),
             pending_bytes: 0,
+            corked: 0,
             need_drain: false,
             ended: false,
             shutdown_done: false,
@@ -287,6 +292,7 @@ impl State {
             remote: None,
             local: None,
             timeout: None,
+            timeout_after: None,
             no_delay: None,
             keep_alive: None,
             server: None,
@@ -719,6 +725,48 @@ impl Socket {
         self
     }
 
+    /// Hold writes in the socket until [`uncork`](Socket::uncork), so
+    /// several small writes leave in one `writev` (Node: `socket.cork()`).
+    /// Calls nest; `end()` uncorks fully.
+    pub fn cork(&self) -> &Socket {
+        self.inner.st.borrow_mut().corked += 1;
+        self
+    }
+
+    /// Undo one [`cork`](Socket::cork); the last one sends the held writes
+    /// on the next tick (Node: `socket.uncork()`, which sends at once).
+    pub fn uncork(&self) -> &Socket {
+        let flush = {
+            let mut st = self.inner.st.borrow_mut();
+            if st.corked == 0 {
+                return self;
+            }
+            st.corked -= 1;
+            st.corked == 0
+        };
+        if flush {
+            self.inner.schedule_uncork_flush();
+        }
+        self
+    }
+
+    /// How many `cork()` calls are not yet undone (Node:
+    /// `socket.writableCorked`).
+    pub fn writable_corked(&self) -> u32 {
+        self.inner.st.borrow().corked
+    }
+
+    /// The write high-water mark (Node: `socket.writableHighWaterMark`).
+    pub fn writable_high_water_mark(&self) -> usize {
+        self.inner.st.borrow().hwm
+    }
+
+    /// The idle timeout set by [`set_timeout`](Socket::set_timeout), if
+    /// any (Node: `socket.timeout`).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.inner.st.borrow().timeout_after
+    }
+
     /// Node: `socket.isPaused()`.
     pub fn is_paused(&self) -> bool {
         self.inner.st.borrow().flowing == Some(false)
@@ -791,6 +839,7 @@ impl Socket {
             return self;
         }
         let existing = self.inner.st.borrow().timeout.clone();
+        self.inner.st.borrow_mut().timeout_after = (!d.is_zero()).then_some(d);
         if d.is_zero() {
             if let Some(t) = existing {
                 t.cancel();
@@ -1477,17 +1526,11 @@ impl SocketInner {
         if self.st.borrow().destroyed {
             return;
         }
-        // Writes made while connecting, in order.
-        let pending = {
-            let mut st = self.st.borrow_mut();
-            st.pending_bytes = 0;
-            std::mem::take(&mut st.pending)
-        };
-        for w in pending {
-            // `write()` counted these bytes already, as Node's
-            // `bytesWritten` counts writes still buffered while connecting.
-            self.st.borrow_mut().bytes_written -= w.data.len() as u64;
-            if !self.write_now(&w.data, w.cb) {
+        // Writes made while connecting, in order, in one `writev` (unless
+        // the socket is corked: then they wait for `uncork()`).
+        if self.st.borrow().corked == 0 {
+            self.flush_pending();
+            if self.st.borrow().destroyed {
                 return;
             }
         }
@@ -1776,7 +1819,10 @@ impl SocketInner {
         // Writes made in `connect`/`ready` listeners queue behind the ones
         // made while connecting (Node's Writable buffers them while the
         // first write waits for `connect`), so order is kept.
-        let behind_pending = !self.st.borrow().pending.is_empty();
+        let behind_pending = {
+            let st = self.st.borrow();
+            !st.pending.is_empty() || st.corked > 0
+        };
         match phase {
             Phase::Open if !behind_pending => {
                 if !self.write_now(data, cb) {
@@ -1847,6 +1893,26 @@ impl SocketInner {
         }
     }
 
+    /// Move the writes buffered while connecting or corked into the
+    /// stream's queue and send them together with `writev`. Their bytes
+    /// were counted in `bytes_written` when `write()` took them.
+    fn flush_pending(&self) {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.pending.is_empty() || st.stream.is_none() {
+                return;
+            }
+            let pending = std::mem::take(&mut st.pending);
+            st.pending_bytes = 0;
+            if let Some(stream) = st.stream.as_mut() {
+                for w in pending {
+                    stream.enqueue(w.data, w.cb);
+                }
+            }
+        }
+        self.on_writable();
+    }
+
     fn on_writable(&self) {
         let mut done: Vec<WriteCb> = Vec::new();
         let res = {
@@ -1890,14 +1956,34 @@ impl SocketInner {
     }
 
     fn end(&self) {
-        {
+        let was_corked = {
             let mut st = self.st.borrow_mut();
             if st.ended || st.destroyed {
                 return;
             }
             st.ended = true;
+            // Node's `end()` uncorks fully first.
+            std::mem::take(&mut st.corked) > 0
+        };
+        if was_corked {
+            self.schedule_uncork_flush();
         }
         self.maybe_shutdown();
+    }
+
+    /// Send corked writes on the next tick: never from inside the user's
+    /// `uncork()`/`end()` call, since sending may emit `drain`.
+    fn schedule_uncork_flush(&self) {
+        let me = self.me.clone();
+        self.lp.next_tick(move || {
+            if let Some(inner) = me.upgrade() {
+                let open = inner.st.borrow().phase == Phase::Open;
+                if open && inner.st.borrow().corked == 0 {
+                    inner.flush_pending();
+                    inner.maybe_shutdown();
+                }
+            }
+        });
     }
 
     /// Send our FIN once `end()` was called and every write reached the

@@ -58,8 +58,11 @@ pub(crate) fn tcp_connect(
         .map_err(connect_err)?;
     socket.set_nonblocking(true).map_err(connect_err)?;
     if let Some(local) = local {
+        // libuv's `uv__tcp_bind` sets SO_REUSEADDR before every bind, so a
+        // local port still in TIME_WAIT can be bound again, as in Node.
         socket
-            .bind(&local.into())
+            .set_reuse_address(true)
+            .and_then(|()| socket.bind(&local.into()))
             .map_err(|e| (ConnectStep::Bind, e))?;
     }
     match socket.connect(&addr.into()) {
