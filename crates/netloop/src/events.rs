@@ -101,6 +101,9 @@ impl<T: 'static, A: ?Sized + 'static> Drop for PutBack<'_, T, A> {
     }
 }
 
+/// Listeners an emit snapshots without allocating.
+const INLINE_LISTENERS: usize = 4;
+
 struct Slot {
     id: u64,
     name: &'static str,
@@ -212,20 +215,31 @@ impl Listeners {
         ev: Event<A>,
         arg: &A,
     ) -> bool {
-        // The common case is one listener: no allocation for it.
-        let (first, rest) = {
+        // The listeners registered when the emit starts (Node copies its
+        // listener array): up to four are held on the stack, so an emit
+        // allocates nothing unless an event has more listeners than that.
+        let (mut inline, overflow) = {
             let slots = self.slots.borrow();
             let mut matching = slots.iter().filter(|s| s.name == ev.name);
             let Some(first) = matching.next() else {
                 return false;
             };
-            let first = (first.id, Rc::clone(&first.cell));
-            let rest: Vec<(u64, Rc<dyn Any>)> =
-                matching.map(|s| (s.id, Rc::clone(&s.cell))).collect();
-            (first, rest)
+            let mut inline: [Option<(u64, Rc<dyn Any>)>; INLINE_LISTENERS] = Default::default();
+            let mut overflow: Vec<(u64, Rc<dyn Any>)> = Vec::new();
+            inline[0] = Some((first.id, Rc::clone(&first.cell)));
+            for (i, s) in matching.enumerate() {
+                let entry = (s.id, Rc::clone(&s.cell));
+                match inline.get_mut(i + 1) {
+                    Some(slot) => *slot = Some(entry),
+                    None => overflow.push(entry),
+                }
+            }
+            (inline, overflow)
         };
-        self.call::<T, A>(this, first, arg);
-        for entry in rest {
+        for entry in inline.iter_mut().map_while(Option::take) {
+            self.call::<T, A>(this, entry, arg);
+        }
+        for entry in overflow {
             self.call::<T, A>(this, entry, arg);
         }
         true
