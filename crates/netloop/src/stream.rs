@@ -24,6 +24,10 @@ pub(crate) type WriteCb = Box<dyn FnOnce(Option<&Error>)>;
 /// 64 covers any realistic queue without a large stack array).
 const MAX_IOVS: usize = 64;
 
+/// Queued writes without a callback are joined into one buffer up to this
+/// size; larger writes keep their own.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
 /// The fd of a connected stream.
 pub(crate) enum StreamIo {
     Tcp(mio::net::TcpStream),
@@ -190,10 +194,21 @@ impl Stream {
                 return Ok(WriteOutcome::Done(cb));
             }
         }
-        let rest = data.len() - offset;
-        self.queued_bytes += rest;
+        let rest = &data[offset..];
+        self.queued_bytes += rest.len();
+        // A small write behind a queued request that has no callback joins
+        // it: no allocation per write, one iovec for the lot. Its own
+        // callback (if any) becomes the joined request's, which completes
+        // exactly when these bytes, the last of it, reach the kernel.
+        if let Some(back) = self.queue.back_mut() {
+            if back.cb.is_none() && back.data.len() + rest.len() <= COALESCE_LIMIT {
+                back.data.extend_from_slice(rest);
+                back.cb = cb;
+                return Ok(WriteOutcome::Queued);
+            }
+        }
         self.queue.push_back(WriteReq {
-            data: data[offset..].to_vec(),
+            data: rest.to_vec(),
             offset: 0,
             cb,
         });
@@ -264,5 +279,87 @@ impl Stream {
     pub(crate) fn cancel_writes(&mut self, out: &mut Vec<WriteCb>) {
         self.queued_bytes = 0;
         out.extend(self.queue.drain(..).filter_map(|r| r.cb));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// A connected pair on 127.0.0.1:0: our non-blocking stream and the
+    /// peer's blocking end.
+    fn pair() -> (Stream, std::net::TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let c = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        let (peer, _) = l.accept().expect("accept");
+        c.set_nonblocking(true).expect("nonblocking");
+        let io = StreamIo::Tcp(mio::net::TcpStream::from_std(c));
+        (Stream::new(io, Token(0)), peer)
+    }
+
+    #[test]
+    fn small_queued_writes_join_until_one_has_a_callback() {
+        let (mut st, peer) = pair();
+        // Fill the kernel's buffers in 1 KiB writes until one is queued.
+        let chunk = [1u8; 1024];
+        let mut direct = 0usize;
+        while let Ok(WriteOutcome::Done(_)) = st.write(&chunk, None) {
+            direct += chunk.len();
+            assert!(direct < 64 << 20, "the kernel never pushed back");
+        }
+        assert_eq!(st.queue.len(), 1);
+        let first_queued = st.queued_bytes();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let cb = |name: &'static str| -> Option<WriteCb> {
+            let log = Rc::clone(&log);
+            Some(Box::new(move |err: Option<&Error>| {
+                assert!(err.is_none());
+                log.borrow_mut().push(name);
+            }))
+        };
+        assert!(matches!(st.write(b"abc", None), Ok(WriteOutcome::Queued)));
+        assert!(matches!(
+            st.write(b"def", cb("def")),
+            Ok(WriteOutcome::Queued)
+        ));
+        // Joined so far: the filler's rest, "abc" and "def" are one request.
+        assert_eq!(st.queue.len(), 1);
+        assert!(matches!(st.write(b"ghi", None), Ok(WriteOutcome::Queued)));
+        assert!(matches!(
+            st.write(b"jkl", cb("jkl")),
+            Ok(WriteOutcome::Queued)
+        ));
+        // "def" carried a callback, so "ghi" started a new request.
+        assert_eq!(st.queue.len(), 2);
+        assert_eq!(st.queued_bytes(), first_queued + 12);
+
+        let total = direct + first_queued + 12;
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut peer = peer;
+            let mut all = Vec::with_capacity(total);
+            let mut buf = vec![0u8; 64 * 1024];
+            while all.len() < total {
+                match peer.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => all.extend_from_slice(&buf[..n]),
+                }
+            }
+            all
+        });
+        let mut done = Vec::new();
+        while st.queued_bytes() > 0 {
+            st.flush(&mut done).expect("flush");
+        }
+        for cb in done {
+            cb(None);
+        }
+        assert_eq!(*log.borrow(), ["def", "jkl"]);
+        let all = reader.join().expect("reader");
+        assert_eq!(all.len(), total);
+        assert!(all.ends_with(b"abcdefghijkl"));
+        assert!(all[..total - 12].iter().all(|&b| b == 1));
     }
 }
