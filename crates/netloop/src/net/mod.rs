@@ -31,7 +31,7 @@ mod options;
 mod server;
 mod socket;
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 use std::path::Path;
 
 pub use blocklist::{BlockList, SocketAddress};
@@ -131,19 +131,35 @@ pub fn is_ip(input: &str) -> u8 {
 
 /// Node: `net.isIPv4`.
 pub fn is_ipv4(input: &str) -> bool {
+    // Four dot-separated decimal parts, each 0..=255 in at most three
+    // digits and without a leading zero (Node's `v4Seg`), scanned in one
+    // pass with no parsing or allocation.
+    let b = input.as_bytes();
     let mut parts = 0;
-    for part in input.split('.') {
-        parts += 1;
-        let ok = !part.is_empty()
-            && part.len() <= 3
-            && part.bytes().all(|b| b.is_ascii_digit())
-            && !(part.len() > 1 && part.starts_with('0'))
-            && part.parse::<u16>().map(|v| v <= 255).unwrap_or(false);
-        if !ok {
+    let mut i = 0;
+    loop {
+        let start = i;
+        let mut value = 0u32;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start == 3 {
+                return false;
+            }
+            value = value * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || value > 255 || (len > 1 && b[start] == b'0') {
             return false;
         }
+        parts += 1;
+        if i == b.len() {
+            return parts == 4;
+        }
+        if b[i] != b'.' || parts == 4 {
+            return false;
+        }
+        i += 1;
     }
-    parts == 4 && input.parse::<Ipv4Addr>().is_ok()
 }
 
 /// Node: `net.isIPv6`.
