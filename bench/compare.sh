@@ -86,6 +86,18 @@ if [ "$FD_LIMIT" != unlimited ] && [ "$IDLE_CONNS" -gt $((FD_LIMIT - 200)) ]; th
   say "RLIMIT_NOFILE is $FD_LIMIT: idle runs hold $IDLE_CONNS connections, not $IDLE_ASKED"
 fi
 
+# Pinning needs taskset (util-linux) and two CPUs; without them the run goes
+# on unpinned and the report says so.
+PIN_SERVER=()
+PIN_CLIENT=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  PIN_SERVER=(taskset -c "$SERVER_CPU")
+  PIN_CLIENT=(taskset -c "$CLIENT_CPU")
+else
+  say "taskset or a second CPU missing: running unpinned"
+  UNPINNED=1
+fi
+
 # ----- servers -------------------------------------------------------------
 SPID=""
 SPORT=""
@@ -102,7 +114,7 @@ start_server() {
     *) say "unknown server $kind"; return 1 ;;
   esac
   : > "$out"
-  taskset -c "$SERVER_CPU" "${cmd[@]}" >"$out" 2>&1 &
+  "${PIN_SERVER[@]}" "${cmd[@]}" >"$out" 2>&1 &
   SPID=$!
   for _ in $(seq 100); do
     grep -q 'listening on' "$out" && break
@@ -124,7 +136,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-load() { taskset -c "$CLIENT_CPU" "$NETLOOP" bench "$@" --json -q; }
+load() { "${PIN_CLIENT[@]}" "$NETLOOP" bench "$@" --json -q; }
 
 run_one() {
   local round=$1 scenario=$2 kind=$3
@@ -153,15 +165,15 @@ run_one() {
 
 run_timers() {
   local round=$1
-  taskset -c "$SERVER_CPU" "$NETLOOP" bench timers --count "$TIMER_COUNT" --json -q >"$RESULTS/timers-netloop-$round.json" 2>>"$LOG" || true
-  taskset -c "$SERVER_CPU" "$NETLOOP" bench refresh --count "$TIMER_COUNT" --json -q >"$RESULTS/refresh-netloop-$round.json" 2>>"$LOG" || true
+  "${PIN_SERVER[@]}" "$NETLOOP" bench timers --count "$TIMER_COUNT" --json -q >"$RESULTS/timers-netloop-$round.json" 2>>"$LOG" || true
+  "${PIN_SERVER[@]}" "$NETLOOP" bench refresh --count "$TIMER_COUNT" --json -q >"$RESULTS/refresh-netloop-$round.json" 2>>"$LOG" || true
   if [ -n "$NODE" ]; then
-    taskset -c "$SERVER_CPU" "$NODE" bench/peers/node_timers.js timers "$TIMER_COUNT" >"$RESULTS/timers-node-$round.json" 2>>"$LOG" || true
-    taskset -c "$SERVER_CPU" "$NODE" bench/peers/node_timers.js refresh "$TIMER_COUNT" >"$RESULTS/refresh-node-$round.json" 2>>"$LOG" || true
+    "${PIN_SERVER[@]}" "$NODE" bench/peers/node_timers.js timers "$TIMER_COUNT" >"$RESULTS/timers-node-$round.json" 2>>"$LOG" || true
+    "${PIN_SERVER[@]}" "$NODE" bench/peers/node_timers.js refresh "$TIMER_COUNT" >"$RESULTS/refresh-node-$round.json" 2>>"$LOG" || true
   fi
   if [ -n "$BUN" ]; then
-    taskset -c "$SERVER_CPU" "$BUN" bench/peers/node_timers.js timers "$TIMER_COUNT" >"$RESULTS/timers-bun-$round.json" 2>>"$LOG" || true
-    taskset -c "$SERVER_CPU" "$BUN" bench/peers/node_timers.js refresh "$TIMER_COUNT" >"$RESULTS/refresh-bun-$round.json" 2>>"$LOG" || true
+    "${PIN_SERVER[@]}" "$BUN" bench/peers/node_timers.js timers "$TIMER_COUNT" >"$RESULTS/timers-bun-$round.json" 2>>"$LOG" || true
+    "${PIN_SERVER[@]}" "$BUN" bench/peers/node_timers.js refresh "$TIMER_COUNT" >"$RESULTS/refresh-bun-$round.json" 2>>"$LOG" || true
   fi
   say "round $round timers: $(cat "$RESULTS"/timers-*-"$round".json | tr -d '\n' | cut -c1-200)"
 }
@@ -187,6 +199,7 @@ say "runs took ${ELAPSED}s; results in $RESULTS"
   echo "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS SIZE=$SIZE PIPELINE=$PIPELINE RATE=$RATE"
   echo "STREAM_CONNS=$STREAM_CONNS STREAM_SIZE=$STREAM_SIZE CONNECT_CONNS=$CONNECT_CONNS CONNECT_SOURCES=$CONNECT_SOURCES IDLE_CONNS=$IDLE_CONNS (asked $IDLE_ASKED, RLIMIT_NOFILE $FD_LIMIT) TIMER_COUNT=$TIMER_COUNT"
   echo "FD_LIMIT=$FD_LIMIT"
+  echo "PINNED=$([ -n "${UNPINNED:-}" ] && echo no || echo "server CPU $SERVER_CPU, generator CPU $CLIENT_CPU")"
   echo "SERVERS=$SERVERS"
   echo "SCENARIOS=$SCENARIOS"
   echo "UNAVAILABLE=$UNAVAILABLE"

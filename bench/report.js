@@ -21,7 +21,7 @@ for (const line of fs.readFileSync(path.join(dir, 'settings.txt'), 'utf8').split
   // Lines hold several NAME=value pairs; values may contain spaces only
   // in the lists (SERVERS, SCENARIOS, UNAVAILABLE), which are one per line.
   const m = line.match(/^([A-Z_]+)=(.*)$/);
-  if (m && /^(SERVERS|SCENARIOS|UNAVAILABLE|NODE_VERSION|BUN_VERSION|RUSTC_VERSION|ELAPSED)$/.test(m[1])) {
+  if (m && /^(SERVERS|SCENARIOS|UNAVAILABLE|NODE_VERSION|BUN_VERSION|RUSTC_VERSION|ELAPSED|PINNED)$/.test(m[1])) {
     settings[m[1]] = m[2].trim();
   } else {
     for (const kv of line.matchAll(/([A-Z_]+)=(\S+)/g)) settings[kv[1]] = kv[2];
@@ -122,7 +122,9 @@ p();
 p(`- CPU: ${cpuModel}, ${os.cpus().length} logical CPUs; ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB memory`);
 p(`- Kernel: ${os.type()} ${os.release()}`);
 p(`- ${settings.RUSTC_VERSION || 'rustc ?'}; Node ${settings.NODE_VERSION || '?'}; Bun ${settings.BUN_VERSION || '?'}`);
-p('- The server under test is pinned to CPU 0 and the load generator (`netloop bench`, mio, one thread) to CPU 1; a fresh server process serves each run.');
+p(settings.PINNED === 'no'
+  ? '- Not pinned (taskset or a second CPU was missing): the server and the load generator (`netloop bench`, mio, one thread) shared the CPUs; a fresh server process serves each run.'
+  : `- The server under test is pinned to ${settings.PINNED ? settings.PINNED.replace(/^server /, '').replace(/, generator /, ' and the load generator (`netloop bench`, mio, one thread) to ') : 'CPU 0 and the load generator (`netloop bench`, mio, one thread) to CPU 1'}; a fresh server process serves each run.`);
 p(`- Run took ${settings.ELAPSED || '?'} s. Other work on the machine was not stopped: treat differences under ~5% as noise.`);
 p();
 p('## Command');
