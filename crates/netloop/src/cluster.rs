@@ -40,7 +40,8 @@ use std::thread;
 
 use crate::error::{Error, ErrorCode, Result};
 
-/// Who a worker is: its index and how many there are.
+/// Who a worker is: its index and how many there are (Node:
+/// `cluster.worker.id`, which counts from 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Worker {
     /// 0-based index of this worker.
@@ -49,13 +50,16 @@ pub struct Worker {
     pub count: usize,
 }
 
-/// The number of cores this process may use (at least 1).
+/// The number of cores this process may use, at least 1 (Node:
+/// `os.availableParallelism()`): a good worker count for [`run`].
 pub fn available_parallelism() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Run `main` on `workers` threads, each inside its own `netloop::run`,
-/// and wait for all of them.
+/// Run `main` on `workers` threads, each inside its own
+/// [`netloop::run`](crate::run), and wait for all of them (Node: forking
+/// one `cluster` worker process per core). See the [module](self)
+/// documentation for an example.
 ///
 /// # Errors
 ///
@@ -103,7 +107,10 @@ where
 }
 
 /// Find a free TCP port on `host` that every worker can then listen on with
-/// `reuse_port` (the probe socket is closed before this returns).
+/// `reuse_port` (the probe socket is closed before this returns). Node has
+/// no equivalent: its workers share the primary's listening socket.
+/// Another program could take the port before the workers bind it; a server
+/// with a fixed port in its configuration does not need this.
 ///
 /// # Errors
 ///

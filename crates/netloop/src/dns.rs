@@ -3,17 +3,38 @@
 //!
 //! IP literals are answered without the pool (on the next tick, so the
 //! callback is never called from inside `lookup`). Results keep the order
-//! the resolver gives (Node 20's default `verbatim` order).
+//! the resolver gives (Node 20's default `verbatim` order). A pending
+//! lookup keeps [`run`](crate::run) going, as Node's request does.
+//!
+//! | Node | netloop |
+//! | --- | --- |
+//! | `dns.lookup(host, { family }, cb)` | [`lookup`]`(host, family, f)` |
+//! | `dns.lookup(host, { family, all: true }, cb)` | [`lookup_all`]`(host, family, f)` |
 //!
 //! ```
-//! netloop::run(|| {
-//!     netloop::dns::lookup("127.0.0.1", 0, |res| {
-//!         let addr = res.expect("an IP literal resolves");
-//!         assert_eq!(addr.to_string(), "127.0.0.1");
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//! use netloop::dns;
+//!
+//! let log = Rc::new(RefCell::new(Vec::new()));
+//! let (one, all, main) = (Rc::clone(&log), Rc::clone(&log), Rc::clone(&log));
+//! netloop::run(move || {
+//!     dns::lookup("127.0.0.1", 0, move |res| {
+//!         let ip = res.expect("an IP literal resolves to itself");
+//!         one.borrow_mut().push(format!("lookup: {ip}"));
 //!     });
+//!     dns::lookup_all("::1", 0, move |res| {
+//!         let ips = res.expect("an IP literal resolves to itself");
+//!         all.borrow_mut().push(format!("lookup_all: {ips:?}"));
+//!     });
+//!     main.borrow_mut().push("lookups started".to_string()); // answers come later
 //!     Ok(())
 //! })
 //! .expect("the loop ran");
+//! assert_eq!(
+//!     *log.borrow(),
+//!     ["lookups started", "lookup: 127.0.0.1", "lookup_all: [::1]"]
+//! );
 //! ```
 
 use std::net::{IpAddr, ToSocketAddrs};
@@ -23,7 +44,14 @@ use crate::event_loop;
 use crate::net::is_ip;
 
 /// Look up `host` and call `f` with the first address of the wanted
-/// `family` (4, 6, or 0 for either). Node: `dns.lookup(host, { family })`.
+/// `family` (4, 6, or 0 for either) (Node: `dns.lookup(host, { family },
+/// cb)`). `f` runs on a later tick or loop iteration, never inside this
+/// call. An IP literal answers with itself whatever `family` asks, as in
+/// Node. See the [module](self) documentation for an example.
+///
+/// # Errors
+///
+/// Passed to `f`, as for [`lookup_all`].
 ///
 /// # Panics
 ///
@@ -40,7 +68,9 @@ pub fn lookup(host: &str, family: u8, f: impl FnOnce(Result<IpAddr>) + 'static) 
     });
 }
 
-/// Look up every address of `host` (Node: `dns.lookup(host, { all: true })`).
+/// Look up every address of `host` of the wanted `family`, in the
+/// resolver's order (Node: `dns.lookup(host, { family, all: true }, cb)`).
+/// See the [module](self) documentation for an example.
 ///
 /// # Errors
 ///

@@ -25,7 +25,8 @@ macro_rules! error_codes {
         }
 
         impl ErrorCode {
-            /// Node's code string, such as `"ECONNREFUSED"`.
+            /// Node's code string, such as `"ECONNREFUSED"` (Node:
+            /// `err.code`); `"UNKNOWN"` for [`ErrorCode::Errno`].
             pub fn as_str(&self) -> &'static str {
                 match self {
                     $( ErrorCode::$name => stringify!($name), )*
@@ -120,7 +121,9 @@ error_codes! {
 }
 
 impl ErrorCode {
-    /// The code for an errno value, as libuv names it.
+    /// The code for a positive errno value, as libuv names it (Node:
+    /// `util.getSystemErrorName(-errno)`); [`ErrorCode::Errno`] for one it
+    /// does not name.
     pub fn from_errno(errno: i32) -> ErrorCode {
         match errno {
             libc::ECONNREFUSED => ErrorCode::ECONNREFUSED,
@@ -175,7 +178,8 @@ impl ErrorCode {
         })
     }
 
-    /// True for system error names (`E...`), false for Node's `ERR_*` codes.
+    /// True for system error names (`E...`, `EAI_AGAIN`), false for Node's
+    /// own `ERR_*` codes.
     pub fn is_system(&self) -> bool {
         !self.as_str().starts_with("ERR_")
     }
@@ -191,10 +195,68 @@ impl fmt::Display for ErrorCode {
 }
 
 /// netloop's error: Node's `Error` with `code`, `syscall`, `errno`,
-/// `address`, `port` and `hostname`.
+/// `address`, `port` and `hostname` (Node: the system errors and `ERR_*`
+/// errors of `net`).
 ///
+/// `Display` prints Node's message, word for word
+/// (`connect ECONNREFUSED 127.0.0.1:8080`,
+/// `listen EADDRINUSE: address already in use 127.0.0.1:8080`,
+/// `getaddrinfo ENOTFOUND nope.invalid`, `write after end`), and
+/// [`code`](Error::code) gives Node's code to match on. Errors reach you in
+/// two ways, as in Node: an invalid argument is an `Err` from the call
+/// itself; an operational failure is an `error` event on a later tick, and
+/// with no `error` listener it ends [`run`](crate::run), which returns it.
 /// Cloning is cheap (the fields are shared), so one error can reach an
 /// `error` listener and every pending write callback.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use netloop::net::{self, Socket};
+/// use netloop::{Error, ErrorCode};
+///
+/// // A port nothing listens on: a socket bound to it that never listens
+/// // makes connects there fail, and keeps other programs off the port.
+/// let holder = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+///     .expect("a socket");
+/// let any_port: std::net::SocketAddr = "127.0.0.1:0".parse().expect("an address");
+/// holder.bind(&any_port.into()).expect("a free port");
+/// let port = holder.local_addr().expect("bound").as_socket().expect("IPv4").port();
+///
+/// // With an `error` listener, the listener gets it.
+/// let seen: Rc<RefCell<Option<Error>>> = Rc::default();
+/// let slot = Rc::clone(&seen);
+/// netloop::run(move || {
+///     let client = net::connect(port, "127.0.0.1")?;
+///     client.on(Socket::ERROR, move |_, err| *slot.borrow_mut() = Some(err.clone()));
+///     Ok(())
+/// })
+/// .expect("the error was handled");
+/// let err = seen.borrow_mut().take().expect("the connect failed");
+/// assert_eq!(err.code(), ErrorCode::ECONNREFUSED);
+/// assert_eq!(err.code().as_str(), "ECONNREFUSED");
+/// assert!(err.code().is_system());
+/// assert_eq!(err.to_string(), format!("connect ECONNREFUSED 127.0.0.1:{port}"));
+/// assert_eq!(err.syscall(), Some("connect"));
+/// assert_eq!(err.address(), Some("127.0.0.1"));
+/// assert_eq!(err.port(), Some(port));
+/// assert!(err.errno().is_some_and(|errno| errno < 0)); // libuv's negative errno
+///
+/// // Without one, it ends `run` (Node's uncaught exception).
+/// let err = netloop::run(move || {
+///     net::connect(port, "127.0.0.1")?;
+///     Ok(())
+/// })
+/// .expect_err("nobody listened for the error");
+/// assert_eq!(err.code(), ErrorCode::ECONNREFUSED);
+///
+/// // Invalid arguments fail at once.
+/// let err = netloop::run(|| net::connect(0, "127.0.0.1").map(drop))
+///     .expect_err("port 0 is invalid");
+/// assert_eq!(err.code(), ErrorCode::ERR_SOCKET_BAD_PORT);
+/// assert!(!err.code().is_system());
+/// assert_eq!(err.to_string(), "Port should be > 0 and < 65536. Received 0.");
+/// ```
 #[derive(Clone)]
 pub struct Error {
     inner: Arc<Inner>,
@@ -214,7 +276,18 @@ struct Inner {
 }
 
 impl Error {
-    /// An error with a code and Node's message text for it.
+    /// An error with a code and a message, for
+    /// [`Socket::destroy_with`](crate::net::Socket::destroy_with) or a
+    /// custom event (Node: `new Error(message)` with `err.code` set).
+    ///
+    /// ```
+    /// use netloop::{Error, ErrorCode};
+    ///
+    /// let err = Error::new(ErrorCode::ECONNABORTED, "the client gave up");
+    /// assert_eq!(err.to_string(), "the client gave up");
+    /// assert_eq!(err.code().as_str(), "ECONNABORTED");
+    /// assert_eq!(err.syscall(), None);
+    /// ```
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
         Error::from_inner(Inner {
             code,
@@ -278,8 +351,8 @@ impl Error {
         Error::system(code, message, syscall, errno, address, port, err)
     }
 
-    /// A system error with no address, as Node's `errnoException`:
-    /// `read ECONNRESET`.
+    /// A system error with no address, printed as Node's `errnoException`
+    /// does: `read ECONNRESET`.
     pub fn from_syscall(err: &io::Error, syscall: &str) -> Error {
         Error::syscall_host_port(err, syscall, None, None, None)
     }
@@ -307,7 +380,9 @@ impl Error {
         })
     }
 
-    /// `getaddrinfo ENOTFOUND host` (Node's `dnsException`).
+    /// A lookup failure, printed as Node's `dnsException` does:
+    /// `getaddrinfo ENOTFOUND host`, with `hostname` set and libuv's
+    /// `EAI_*` errno.
     pub fn lookup_failed(code: ErrorCode, hostname: &str) -> Error {
         let errno = match code {
             ErrorCode::EAI_AGAIN => Some(-3001),
@@ -350,37 +425,40 @@ impl Error {
         })
     }
 
-    /// Node's `err.code`.
+    /// What went wrong, to match on (Node: `err.code`).
     pub fn code(&self) -> ErrorCode {
         self.inner.code
     }
 
-    /// The message, without the code prefix Node's `toString()` adds.
+    /// The message, as `Display` prints it (Node: `err.message`, without
+    /// the `Error: ` prefix of `toString()`).
     pub fn message(&self) -> &str {
         &self.inner.message
     }
 
-    /// Node's `err.syscall` (`"connect"`, `"listen"`, `"getaddrinfo"`).
+    /// The failed system call: `"connect"`, `"listen"`, `"read"`,
+    /// `"getaddrinfo"` (Node: `err.syscall`); `None` for `ERR_*` errors.
     pub fn syscall(&self) -> Option<&str> {
         self.inner.syscall.as_deref()
     }
 
-    /// Node's `err.errno`: the negative libuv errno.
+    /// The negative libuv errno, such as `-111` for `ECONNREFUSED` on
+    /// Linux (Node: `err.errno`); `None` for `ERR_*` errors.
     pub fn errno(&self) -> Option<i32> {
         self.inner.errno
     }
 
-    /// Node's `err.address`.
+    /// The address involved, an IP or a Unix path (Node: `err.address`).
     pub fn address(&self) -> Option<&str> {
         self.inner.address.as_deref()
     }
 
-    /// Node's `err.port`.
+    /// The port involved (Node: `err.port`).
     pub fn port(&self) -> Option<u16> {
         self.inner.port
     }
 
-    /// Node's `err.hostname` (lookup failures).
+    /// The host name that failed to resolve (Node: `err.hostname`).
     pub fn hostname(&self) -> Option<&str> {
         self.inner.hostname.as_deref()
     }
@@ -390,7 +468,8 @@ impl Error {
         &self.inner.errors
     }
 
-    /// The `std::io::ErrorKind` closest to this error.
+    /// The `std::io::ErrorKind` of the underlying system error, `Other`
+    /// for Node's own `ERR_*` errors (Node has no equivalent).
     pub fn kind(&self) -> io::ErrorKind {
         match &self.inner.source {
             Some(e) => e.kind(),

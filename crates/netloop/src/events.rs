@@ -5,27 +5,60 @@
 //! define their events as associated consts (`Socket::DATA`,
 //! `Server::CONNECTION`), and any other name works for user events:
 //!
+//! | Node | netloop |
+//! | --- | --- |
+//! | `emitter.on(name, fn)`, `addListener` | `on(EVENT, f) -> ListenerId` |
+//! | `emitter.once(name, fn)` | `once(EVENT, f)` |
+//! | `prependListener`, `prependOnceListener` | `prepend_listener`, `prepend_once_listener` |
+//! | `emitter.off(name, fn)`, `removeListener` | `off(id) -> bool` |
+//! | `removeAllListeners([name])` | `remove_all_listeners(Option<&str>)` |
+//! | `listenerCount(name)`, `eventNames()` | `listener_count(name)`, `event_names()` |
+//! | `emitter.emit(name, arg)` | `emit(EVENT, &arg) -> bool` |
+//!
 //! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
 //! use netloop::events::Event;
 //! use netloop::net::Socket;
 //!
 //! const GREETING: Event<str> = Event::new("greeting");
 //!
-//! netloop::run(|| {
+//! let log = Rc::new(RefCell::new(Vec::new()));
+//! let events = Rc::clone(&log);
+//! netloop::run(move || {
 //!     let s = Socket::new();
-//!     s.on(GREETING, |_sock, text| assert_eq!(text, "hello"));
-//!     assert!(s.emit(GREETING, "hello"));
-//!     assert_eq!(s.listener_count("greeting"), 1);
+//!     let l = Rc::clone(&events);
+//!     let id = s.on(GREETING, move |_sock, text| l.borrow_mut().push(format!("on: {text}")));
+//!     let l = Rc::clone(&events);
+//!     s.once(GREETING, move |_, text| l.borrow_mut().push(format!("once: {text}")));
+//!     let l = Rc::clone(&events);
+//!     s.prepend_listener(GREETING, move |_, text| l.borrow_mut().push(format!("first: {text}")));
+//!     assert_eq!(s.listener_count("greeting"), 3);
+//!     assert_eq!(s.event_names(), ["greeting"]);
+//!
+//!     assert!(s.emit(GREETING, "hello")); // all three, the prepended one first
+//!     assert!(s.off(id));
+//!     assert!(!s.off(id)); // already removed
+//!     assert!(s.emit(GREETING, "again")); // `once` is gone too
+//!     s.remove_all_listeners(Some("greeting"));
+//!     assert!(!s.emit(GREETING, "anyone?")); // no listeners: false
 //!     Ok(())
 //! })
 //! .expect("the loop ran");
+//! assert_eq!(
+//!     *log.borrow(),
+//!     ["first: hello", "on: hello", "once: hello", "first: again"]
+//! );
 //! ```
 //!
 //! Listeners receive the emitter first (JavaScript's `this`), so a listener
 //! never has to capture its own handle. As in Node, an emit calls the
 //! listeners registered when it started, in order; a listener may add or
 //! remove listeners, or destroy the emitter, while it runs. A listener
-//! registered for a name with a different payload type is not called.
+//! registered for a name with a different payload type is not called. An
+//! `error` emitted with no listener ends [`run`](crate::run): the built-in
+//! error events with their error, a user `emit` with
+//! `ERR_UNHANDLED_ERROR`, as Node throws.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -33,15 +66,18 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-/// A typed event key: a name and the payload type `A` (Node's event name
-/// strings, with types).
+/// A typed event key: a name and the payload type `A` (Node: an event
+/// name string, here with the type of its argument). `Copy`, and cheap to
+/// define as a `const`.
 pub struct Event<A: ?Sized + 'static> {
     name: &'static str,
     _payload: PhantomData<fn(&A)>,
 }
 
 impl<A: ?Sized> Event<A> {
-    /// An event named `name` whose listeners receive `&A`.
+    /// An event named `name` whose listeners receive `&A` (Node: the name
+    /// string given to `on` and `emit`; here it carries the payload type
+    /// too, so a listener and an emit cannot disagree about it).
     pub const fn new(name: &'static str) -> Self {
         Event {
             name,
@@ -69,7 +105,9 @@ impl<A: ?Sized> fmt::Debug for Event<A> {
     }
 }
 
-/// Identifies one registered listener, for [`off`](crate::net::Socket::off).
+/// Identifies one registered listener, for [`off`](crate::net::Socket::off)
+/// (Node removes a listener by its function; Rust closures have no
+/// identity to compare, so `on` returns this id instead).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 
@@ -284,7 +322,10 @@ impl Listeners {
 macro_rules! impl_emitter {
     ($ty:ident) => {
         impl $ty {
-            /// Add a listener (Node: `emitter.on(name, fn)`).
+            /// Add a listener, called on every emit of `ev` with the emitter
+            /// and the payload (Node: `emitter.on(name, fn)`). Returns the id
+            /// to [`off`](Self::off) it with. See the
+            /// [`events`](crate::events) module for an example.
             pub fn on<A: ?Sized + 'static>(
                 &self,
                 ev: $crate::events::Event<A>,
@@ -295,7 +336,8 @@ macro_rules! impl_emitter {
                 id
             }
 
-            /// Add a listener that runs at most once (Node: `emitter.once`).
+            /// Add a listener that runs at most once, then removes itself
+            /// (Node: `emitter.once(name, fn)`).
             pub fn once<A: ?Sized + 'static>(
                 &self,
                 ev: $crate::events::Event<A>,
@@ -306,7 +348,8 @@ macro_rules! impl_emitter {
                 id
             }
 
-            /// Add a listener before the others (Node: `prependListener`).
+            /// Add a listener that runs before those already added (Node:
+            /// `emitter.prependListener(name, fn)`).
             pub fn prepend_listener<A: ?Sized + 'static>(
                 &self,
                 ev: $crate::events::Event<A>,
@@ -317,8 +360,8 @@ macro_rules! impl_emitter {
                 id
             }
 
-            /// Add a one-time listener before the others (Node:
-            /// `prependOnceListener`).
+            /// Add a one-time listener before those already added (Node:
+            /// `emitter.prependOnceListener(name, fn)`).
             pub fn prepend_once_listener<A: ?Sized + 'static>(
                 &self,
                 ev: $crate::events::Event<A>,
@@ -330,32 +373,37 @@ macro_rules! impl_emitter {
             }
 
             /// Remove one listener; false if it was already gone (Node:
-            /// `emitter.off`).
+            /// `emitter.off(name, fn)`). Removing a listener during an emit
+            /// does not stop that emit from calling it, as in Node.
             pub fn off(&self, id: $crate::events::ListenerId) -> bool {
                 self.listeners().remove(id)
             }
 
             /// Remove every listener, or every listener of one event (Node:
-            /// `removeAllListeners`).
+            /// `emitter.removeAllListeners([name])`).
             pub fn remove_all_listeners(&self, name: Option<&str>) -> &Self {
                 self.listeners().remove_all(name);
                 self
             }
 
-            /// How many listeners an event has (Node: `listenerCount`).
+            /// How many listeners an event has (Node:
+            /// `emitter.listenerCount(name)`).
             pub fn listener_count(&self, name: &str) -> usize {
                 self.listeners().count(name)
             }
 
-            /// The names of events with listeners (Node: `eventNames`).
+            /// The names of events with listeners, in the order each first
+            /// got one (Node: `emitter.eventNames()`).
             pub fn event_names(&self) -> Vec<&'static str> {
                 self.listeners().names()
             }
 
-            /// Call the listeners of `ev` with `arg`; true if there were any
-            /// (Node: `emitter.emit`). An `error` event with no listener
-            /// stops `netloop::run` with `ERR_UNHANDLED_ERROR` (the built-in
-            /// error events stop it with the error itself).
+            /// Call the listeners of `ev` with `arg`, synchronously and in
+            /// order; true if there were any (Node: `emitter.emit(name,
+            /// arg)`). Any name works, built-in or not. An `error` event with
+            /// no listener stops [`run`](crate::run) with
+            /// `ERR_UNHANDLED_ERROR` (the built-in error events stop it with
+            /// the error itself).
             pub fn emit<A: ?Sized + 'static>(&self, ev: $crate::events::Event<A>, arg: &A) -> bool {
                 let had = self.listeners().emit::<$ty, A>(self, ev, arg);
                 if !had && ev.name() == "error" {

@@ -3,13 +3,19 @@
 //! Node.js's `net` module rebuilt in Rust: a libuv-style event loop, TCP
 //! and Unix-socket handles, and [`Server`](net::Server) /
 //! [`Socket`](net::Socket) objects that are event emitters with Node's
-//! semantics.
+//! semantics. Code reads like its Node original, with Node's names in Rust
+//! case (`createServer` is [`create_server`](net::create_server),
+//! `bytesRead` is [`bytes_read()`](net::Socket::bytes_read)):
 //!
 //! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
 //! use netloop::net::{self, Socket};
 //!
 //! fn main() -> netloop::Result<()> {
-//!     netloop::run(|| {
+//!     let heard = Rc::new(RefCell::new(Vec::new()));
+//!     let sink = Rc::clone(&heard);
+//!     netloop::run(move || {
 //!         let server = net::create_server(|_, sock: &Socket| {
 //!             println!("CONNECTED: {:?}:{:?}", sock.remote_address(), sock.remote_port());
 //!             sock.on(Socket::DATA, |s, data| {
@@ -23,8 +29,8 @@
 //!         client.on(Socket::CONNECT, |c, _| {
 //!             c.write("I am Chuck Norris!");
 //!         });
-//!         client.on(Socket::DATA, |c, data| {
-//!             println!("DATA: {}", String::from_utf8_lossy(data));
+//!         client.on(Socket::DATA, move |c, data| {
+//!             sink.borrow_mut().push(String::from_utf8_lossy(data).into_owned());
 //!             c.destroy();
 //!         });
 //!         client.on(Socket::CLOSE, move |_, _| {
@@ -32,9 +38,34 @@
 //!             server.close();
 //!         });
 //!         Ok(())
-//!     })
+//!     })?;
+//!     assert_eq!(*heard.borrow(), ["You said \"I am Chuck Norris!\""]);
+//!     Ok(())
 //! }
 //! ```
+//!
+//! ## Where to start
+//!
+//! - [`run`]: the loop, and the rule for when it ends; [`next_tick`].
+//! - [`net::Server`] and [`net::Socket`]: lifecycles, event orders,
+//!   backpressure, half-open sockets, errors, timeouts. The [`net`] module
+//!   lists Node's functions next to netloop's.
+//! - [`events`]: typed events (`on`, `once`, `off`, `emit`).
+//! - [`timers`]: `set_timeout`, `set_interval`, `set_immediate`.
+//! - [`dns`]: `lookup` on the thread pool.
+//! - [`Error`] and [`ErrorCode`]: Node's codes and messages.
+//! - [`cluster`]: one loop per core, in one process.
+//!
+//! ## Node's rules, kept
+//!
+//! Every handle is `!Send` and belongs to the loop of its thread. User code
+//! is never called from inside the user's own call: an error found inside
+//! `connect()` or `listen()` is an event on the next tick. An invalid
+//! argument is an `Err` from the call; an operational failure is an `error`
+//! event, and an `error` nobody listens to ends [`run`] with that error.
+//! Where Node has a known wart, netloop does the better thing and says so
+//! in the item's docs (`listen` binds IP literals synchronously, bytes are
+//! never dropped for want of a `data` listener).
 //!
 //! ## Layers
 //!
@@ -43,9 +74,9 @@
 //! - `event_loop`: phases, timers, `next_tick`, thread pool, ref counting;
 //! - `sys`: the operating system (the only `unsafe`).
 //!
-//! For more cores, [`cluster`] runs one loop per thread in one process.
-//!
-//! See `docs/design.md` for the loop's phases and rules.
+//! See `docs/design.md` for the loop's phases and rules, and
+//! `docs/node-parity.md` for every item of Node's `net` module with the
+//! test that compares it.
 
 #![deny(missing_docs)]
 
@@ -67,8 +98,10 @@ pub use event_loop::{next_tick, run};
 
 /// Process-level helpers for tools built on netloop.
 pub mod process {
-    /// Raise this process's open-file limit to its hard limit (for servers
-    /// and load generators holding many connections); returns the new limit.
+    /// Raise this process's open-file limit (`RLIMIT_NOFILE`) to its hard
+    /// limit, for servers and load generators holding many connections;
+    /// returns the new limit (Node has no API for it: `ulimit -n` in the
+    /// shell).
     ///
     /// # Errors
     ///

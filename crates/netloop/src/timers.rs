@@ -1,15 +1,61 @@
 //! Timers: Node's `setTimeout`, `setInterval` and `setImmediate`.
 //!
+//! | Node | netloop |
+//! | --- | --- |
+//! | `setTimeout(f, ms)` | [`set_timeout`]`(Duration, f) -> Timer` |
+//! | `setInterval(f, ms)` | [`set_interval`] |
+//! | `setImmediate(f)` | [`set_immediate`] |
+//! | `clearTimeout(t)`, `clearInterval(t)`, `clearImmediate(t)` | [`Timer::cancel`] |
+//! | `timeout.refresh()` | [`Timer::refresh`] |
+//! | `timeout.unref()`, `timeout.ref()`, `timeout.hasRef()` | [`Timer::unref`], [`Timer::set_ref`], [`Timer::has_ref`] |
+//!
+//! Where they run in the loop (see `docs/design.md`): timeouts and
+//! intervals in the timers phase, earliest deadline first, equal deadlines
+//! in the order they were set; immediates in the check phase, right after
+//! polling for I/O; [`next_tick`](crate::next_tick) callbacks after
+//! whatever callback is running, before anything else. Delays under 1 ms
+//! become 1 ms, as in Node. A pending, ref'd timer keeps
+//! [`run`](crate::run) going.
+//!
+//! A timer callback that schedules more work shows the phases: its
+//! `next_tick` runs at once, its immediate in this iteration's check
+//! phase, its new timeout in the next iteration's timers phase, however
+//! short:
+//!
 //! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
 //! use std::time::Duration;
+//! use netloop::next_tick;
 //! use netloop::timers::{set_immediate, set_timeout};
 //!
-//! netloop::run(|| {
-//!     set_timeout(Duration::from_millis(5), || println!("second"));
-//!     set_immediate(|| println!("first"));
+//! type Log = Rc<RefCell<Vec<&'static str>>>;
+//! fn record(log: &Log, entry: &'static str) -> impl FnOnce() + 'static {
+//!     let log = Rc::clone(log);
+//!     move || log.borrow_mut().push(entry)
+//! }
+//!
+//! let log: Log = Rc::default();
+//! let l = Rc::clone(&log);
+//! netloop::run(move || {
+//!     let inner = Rc::clone(&l);
+//!     set_timeout(Duration::from_millis(5), move || {
+//!         inner.borrow_mut().push("timeout");
+//!         set_timeout(Duration::ZERO, record(&inner, "nested timeout"));
+//!         set_immediate(record(&inner, "immediate"));
+//!         next_tick(record(&inner, "tick"));
+//!     });
+//!     set_timeout(Duration::from_millis(5), record(&l, "same deadline"));
+//!     set_immediate(record(&l, "cancelled")).cancel();
+//!     next_tick(record(&l, "main's tick"));
+//!     l.borrow_mut().push("main");
 //!     Ok(())
 //! })
 //! .expect("the loop ran");
+//! assert_eq!(
+//!     *log.borrow(),
+//!     ["main", "main's tick", "timeout", "tick", "same deadline", "immediate", "nested timeout"]
+//! );
 //! ```
 
 use std::rc::Rc;
@@ -18,8 +64,9 @@ use std::time::Duration;
 use crate::event_loop::timers::{TimerCb, TimerKey};
 use crate::event_loop::{self, EventLoop};
 
-/// A scheduled timeout, interval or immediate (Node's `Timeout` /
-/// `Immediate` objects). Dropping it does not cancel it, as in Node.
+/// A scheduled timeout, interval or immediate (Node: the `Timeout` and
+/// `Immediate` objects). A cheap clone; dropping it does not cancel it, as
+/// in Node.
 #[derive(Clone)]
 pub struct Timer {
     lp: Rc<EventLoop>,
@@ -46,7 +93,8 @@ fn clamp(d: Duration) -> Duration {
     d.max(Duration::from_millis(1))
 }
 
-/// Run `f` once after `d` (Node: `setTimeout(f, ms)`).
+/// Run `f` once after `d` (Node: `setTimeout(f, ms)`); under 1 ms is 1 ms.
+/// See the [module](self) documentation for an example.
 ///
 /// # Panics
 ///
@@ -62,11 +110,43 @@ pub fn set_timeout(d: Duration, f: impl FnOnce() + 'static) -> Timer {
     }
 }
 
-/// Run `f` every `d` until cancelled (Node: `setInterval(f, ms)`).
+/// Run `f` every `d` until cancelled (Node: `setInterval(f, ms)`). The
+/// next run is scheduled `d` after the previous one started.
 ///
 /// # Panics
 ///
 /// Outside `netloop::run`.
+///
+/// # Examples
+///
+/// An interval that cancels itself after three runs:
+///
+/// ```
+/// use std::cell::{Cell, OnceCell};
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use netloop::timers::{set_interval, Timer};
+///
+/// let runs = Rc::new(Cell::new(0));
+/// let count = Rc::clone(&runs);
+/// netloop::run(move || {
+///     let me: Rc<OnceCell<Timer>> = Rc::default();
+///     let handle = Rc::clone(&me);
+///     let timer = set_interval(Duration::from_millis(1), move || {
+///         count.set(count.get() + 1);
+///         if count.get() == 3 {
+///             if let Some(timer) = handle.get() {
+///                 timer.cancel(); // Node: clearInterval(timer)
+///             }
+///         }
+///     });
+///     assert!(timer.is_active());
+///     let _ = me.set(timer);
+///     Ok(())
+/// })
+/// .expect("the loop ran");
+/// assert_eq!(runs.get(), 3);
+/// ```
 pub fn set_interval(d: Duration, f: impl FnMut() + 'static) -> Timer {
     let lp = event_loop::current();
     let key = lp
@@ -78,8 +158,10 @@ pub fn set_interval(d: Duration, f: impl FnMut() + 'static) -> Timer {
     }
 }
 
-/// Run `f` in the check phase of this loop iteration, after I/O (Node:
-/// `setImmediate(f)`).
+/// Run `f` in the check phase of this loop iteration, right after polling
+/// for I/O (Node: `setImmediate(f)`). Immediates set by an immediate wait
+/// for the next iteration. See the [module](self) documentation for an
+/// example.
 ///
 /// # Panics
 ///
@@ -107,7 +189,8 @@ pub(crate) fn rearmable(lp: &Rc<EventLoop>, d: Duration, f: impl FnMut() + 'stat
 
 impl Timer {
     /// Stop the timer; its callback never runs again (Node: `clearTimeout`,
-    /// `clearInterval`, `clearImmediate`).
+    /// `clearInterval`, `clearImmediate`). Cancelling twice, or after the
+    /// callback ran, does nothing.
     pub fn cancel(&self) {
         match self.kind {
             Kind::Timeout(k) => self.lp.timers.cancel(k),
@@ -119,6 +202,41 @@ impl Timer {
     /// `timeout.refresh()`). Re-arms an interval or a re-armable timeout
     /// that already fired; a one-shot timeout whose callback already ran
     /// cannot run again, and an immediate has no countdown: both ignore it.
+    ///
+    /// # Examples
+    ///
+    /// A watchdog that fires only once the work stops refreshing it:
+    ///
+    /// ```
+    /// use std::cell::{Cell, RefCell};
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use netloop::timers::{set_interval, set_timeout};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let (work, barked) = (Rc::clone(&log), Rc::clone(&log));
+    /// netloop::run(move || {
+    ///     let watchdog = set_timeout(Duration::from_millis(50), move || {
+    ///         barked.borrow_mut().push("watchdog".to_string());
+    ///     });
+    ///     let steps = Rc::new(Cell::new(0));
+    ///     let worker: Rc<RefCell<Option<netloop::timers::Timer>>> = Rc::default();
+    ///     let me = Rc::clone(&worker);
+    ///     *worker.borrow_mut() = Some(set_interval(Duration::from_millis(1), move || {
+    ///         steps.set(steps.get() + 1);
+    ///         work.borrow_mut().push(format!("step {}", steps.get()));
+    ///         watchdog.refresh(); // 50 ms from now again
+    ///         if steps.get() == 3 {
+    ///             if let Some(timer) = me.borrow().as_ref() {
+    ///                 timer.cancel();
+    ///             }
+    ///         }
+    ///     }));
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*log.borrow(), ["step 1", "step 2", "step 3", "watchdog"]);
+    /// ```
     pub fn refresh(&self) -> &Timer {
         if let Kind::Timeout(k) = self.kind {
             self.lp.timers.refresh(k, self.lp.now());
@@ -133,12 +251,37 @@ impl Timer {
         }
     }
 
-    /// Let the loop end while this timer is pending (Node: `timeout.unref()`).
+    /// Let the loop end while this timer is pending (Node:
+    /// `timeout.unref()`): for housekeeping that should not keep the
+    /// program running by itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use netloop::timers::set_timeout;
+    ///
+    /// let fired = Rc::new(Cell::new((false, false)));
+    /// let (short, long) = (Rc::clone(&fired), Rc::clone(&fired));
+    /// netloop::run(move || {
+    ///     set_timeout(Duration::from_millis(1), move || short.set((true, short.get().1)));
+    ///     let background = set_timeout(Duration::from_secs(10), move || long.set((long.get().0, true)));
+    ///     background.unref();
+    ///     assert!(!background.has_ref() && background.is_active());
+    ///     Ok(())
+    /// })
+    /// .expect("run returns after 1 ms, not 10 s");
+    /// assert_eq!(fired.get(), (true, false));
+    /// ```
     pub fn unref(&self) -> &Timer {
         self.set_ref(false)
     }
 
-    /// Node: `timeout.ref()` / `unref()`.
+    /// Count this timer, or not, in the loop's alive total (Node:
+    /// `timeout.ref()` is `set_ref(true)`, `timeout.unref()` is
+    /// `set_ref(false)`).
     pub fn set_ref(&self, reffed: bool) -> &Timer {
         match self.kind {
             Kind::Timeout(k) => self.lp.timers.set_ref(k, reffed),
@@ -147,7 +290,7 @@ impl Timer {
         self
     }
 
-    /// Node: `timeout.hasRef()`.
+    /// True unless unref'd (Node: `timeout.hasRef()`).
     pub fn has_ref(&self) -> bool {
         match self.kind {
             Kind::Timeout(k) => self.lp.timers.has_ref(k),
@@ -155,7 +298,8 @@ impl Timer {
         }
     }
 
-    /// True while the callback is still due to run.
+    /// True while the callback is still due to run: not yet fired (or an
+    /// interval), and not cancelled (Node has no such getter).
     pub fn is_active(&self) -> bool {
         match self.kind {
             Kind::Timeout(k) => self.lp.timers.is_armed(k),

@@ -438,32 +438,93 @@ impl EventLoop {
     }
 }
 
-/// Node's `process.nextTick`: run `f` after the current callback returns,
-/// before any I/O or timer.
+/// Run `f` right after the current callback returns, before any I/O,
+/// timer or immediate (Node: `process.nextTick(f)`). Ticks queued by ticks
+/// run in the same drain. netloop uses it as Node does, to never call user
+/// code from inside the user's own call: errors found inside `connect()` or
+/// `listen()` are emitted on the next tick.
 ///
 /// # Panics
 ///
 /// Outside [`run`].
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use netloop::timers::set_immediate;
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let (main, tick, nested, immediate) =
+///     (Rc::clone(&log), Rc::clone(&log), Rc::clone(&log), Rc::clone(&log));
+/// netloop::run(move || {
+///     set_immediate(move || immediate.borrow_mut().push("immediate"));
+///     netloop::next_tick(move || {
+///         tick.borrow_mut().push("tick");
+///         netloop::next_tick(move || nested.borrow_mut().push("tick from a tick"));
+///     });
+///     main.borrow_mut().push("main");
+///     Ok(())
+/// })
+/// .expect("the loop ran");
+/// assert_eq!(*log.borrow(), ["main", "tick", "tick from a tick", "immediate"]);
+/// ```
 pub fn next_tick(f: impl FnOnce() + 'static) {
     current().next_tick(f);
 }
 
 /// Create this thread's loop, run `main` (the "main script"), then run the
-/// loop until nothing ref'd is alive: Node's process exit rule.
+/// loop until nothing ref'd is alive: Node's process exit rule (Node: what
+/// `node script.js` does).
+///
+/// `main` creates servers, sockets and timers; what they do happens after
+/// it returns, in the loop's phases (`docs/design.md`). The loop runs while
+/// anything ref'd is alive: a listening server, a socket that is
+/// connecting, reading or writing, a pending timer or immediate, a lookup
+/// in flight, or a queued callback. When `run` returns, every handle has
+/// been closed and every queued callback and listener dropped, so `Rc`
+/// cycles through closures are broken.
 ///
 /// # Errors
 ///
-/// The error `main` returns, or the first error emitted on an emitter with
-/// no `error` listener (Node's uncaught exception), which stops the loop and
-/// closes every handle.
+/// The error `main` returns (the loop does not run then), or the first
+/// `error` event emitted with no listener (Node's uncaught exception),
+/// which stops the loop at once and closes every handle.
+///
+/// # Panics
+///
+/// When called inside another `run` on the same thread: one loop per
+/// thread (see [`cluster`](crate::cluster) for more).
+///
+/// # Examples
 ///
 /// ```
-/// fn main() -> netloop::Result<()> {
-///     netloop::run(|| {
-///         netloop::next_tick(|| println!("tick"));
-///         Ok(())
-///     })
-/// }
+/// use netloop::net::Socket;
+/// use netloop::{Error, ErrorCode};
+///
+/// // The main script's own error: the loop does not run.
+/// let err = netloop::run(|| Err(Error::new(ErrorCode::ERR_INVALID_ARG_VALUE, "bad config")))
+///     .expect_err("main failed");
+/// assert_eq!(err.to_string(), "bad config");
+///
+/// // An `error` event nobody listens to stops the loop with that error.
+/// let err = netloop::run(|| {
+///     let socket = Socket::new();
+///     socket.destroy_with(Error::new(ErrorCode::ECONNABORTED, "nobody listens"));
+///     Ok(())
+/// })
+/// .expect_err("the error event had no listener");
+/// assert_eq!(err.code(), ErrorCode::ECONNABORTED);
+///
+/// // With a listener, the same error is handled and `run` returns Ok.
+/// netloop::run(|| {
+///     let socket = Socket::new();
+///     socket.on(Socket::ERROR, |_, err| assert_eq!(err.message(), "handled"));
+///     socket.destroy_with(Error::new(ErrorCode::ECONNABORTED, "handled"));
+///     Ok(())
+/// })
+/// .expect("the error was handled");
 /// ```
 pub fn run<F: FnOnce() -> Result<()>>(main: F) -> Result<()> {
     let lp = EventLoop::new()?;

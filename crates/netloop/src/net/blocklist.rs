@@ -22,15 +22,43 @@ enum Rule {
 /// IPv4 rules also match IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`),
 /// and IPv6 rules match the mapped form of an IPv4 address, as in Node.
 ///
+/// A list does nothing by itself: give it to
+/// [`ServerOptions::block_list`](crate::net::ServerOptions::block_list) to
+/// close connections from its addresses, or to
+/// [`ConnectOptions::block_list`](crate::net::ConnectOptions::block_list) to
+/// refuse to connect to them (`ERR_IP_BLOCKED`). It needs no loop.
+///
 /// ```
+/// use std::net::IpAddr;
 /// use netloop::net::BlockList;
 ///
+/// fn ip(s: &str) -> IpAddr {
+///     s.parse().expect("an IP literal")
+/// }
+///
 /// let list = BlockList::new();
-/// list.add_address("10.0.0.1".parse().expect("an IP literal"));
-/// list.add_subnet("192.168.0.0".parse().expect("an IP literal"), 16).expect("prefix fits");
-/// assert!(list.check("10.0.0.1".parse().expect("an IP literal")));
-/// assert!(list.check("::ffff:192.168.4.4".parse().expect("an IP literal")));
-/// assert!(!list.check("10.0.0.2".parse().expect("an IP literal")));
+/// list.add_address(ip("10.0.0.1"));
+/// list.add_subnet(ip("192.168.0.0"), 16).expect("16 fits in 32 bits");
+/// list.add_range(ip("172.16.0.10"), ip("172.16.0.20")).expect("start before end");
+///
+/// assert!(list.check(ip("10.0.0.1")));
+/// assert!(!list.check(ip("10.0.0.2")));
+/// assert!(list.check(ip("172.16.0.15")));
+/// assert!(list.check(ip("::ffff:192.168.4.4"))); // IPv4-mapped, as Node
+///
+/// let err = list.add_subnet(ip("10.0.0.0"), 33).expect_err("33 > 32");
+/// assert_eq!(err.code().as_str(), "ERR_OUT_OF_RANGE");
+/// let err = list.add_range(ip("10.0.0.9"), ip("10.0.0.1")).expect_err("backwards");
+/// assert_eq!(err.code().as_str(), "ERR_INVALID_ARG_VALUE");
+///
+/// assert_eq!(
+///     list.rules(),
+///     [
+///         "Range: IPv4 172.16.0.10-172.16.0.20",
+///         "Subnet: IPv4 192.168.0.0/16",
+///         "Address: IPv4 10.0.0.1",
+///     ]
+/// );
 /// ```
 #[derive(Clone, Default)]
 pub struct BlockList {
@@ -111,6 +139,7 @@ impl BlockList {
     }
 
     /// True if any rule matches `ip` (Node: `blockList.check(address)`).
+    /// IPv4 rules match the IPv4-mapped IPv6 form too, and back.
     pub fn check(&self, ip: IpAddr) -> bool {
         let candidates = [ip, unmap(ip), map(ip)];
         self.rules
@@ -119,7 +148,8 @@ impl BlockList {
             .any(|rule| candidates.iter().any(|c| rule_matches(rule, *c)))
     }
 
-    /// The rules as Node prints them (`blockList.rules`), newest first.
+    /// The rules as Node prints them, newest first (Node:
+    /// `blockList.rules`).
     pub fn rules(&self) -> Vec<String> {
         self.rules
             .borrow()
@@ -165,7 +195,27 @@ fn rule_matches(rule: &Rule, ip: IpAddr) -> bool {
     }
 }
 
-/// An address, port and family (Node: `net.SocketAddress`).
+/// An address, port, family and IPv6 flow label (Node:
+/// `net.SocketAddress`). It needs no loop.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use netloop::net::{Family, SocketAddress};
+///
+/// let v6 = SocketAddress::parse("[::1]:8080").expect("an address and a port");
+/// assert_eq!(v6.address().to_string(), "::1");
+/// assert_eq!(v6.port(), 8080);
+/// assert_eq!(v6.family(), Family::IPv6);
+///
+/// assert_eq!(SocketAddress::parse("10.0.0.1").map(|a| a.port()), Some(0));
+/// assert_eq!(SocketAddress::parse("example.com:80"), None); // names are not addresses
+///
+/// let std_addr: SocketAddr = "127.0.0.1:9000".parse().expect("an address");
+/// assert_eq!(SocketAddress::from(std_addr), SocketAddress::new(std_addr.ip(), 9000));
+///
+/// let default = SocketAddress::default(); // Node's default: 127.0.0.1, port 0
+/// assert_eq!((default.address().to_string(), default.port()), ("127.0.0.1".to_string(), 0));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SocketAddress {
     address: IpAddr,
@@ -202,28 +252,28 @@ impl SocketAddress {
         Some(SocketAddress::new(bare, 0))
     }
 
-    /// Set the IPv6 flow label.
+    /// Set the IPv6 flow label (Node: the `flowlabel` option).
     pub fn with_flowlabel(mut self, flowlabel: u32) -> SocketAddress {
         self.flowlabel = flowlabel;
         self
     }
 
-    /// The address.
+    /// The IP address (Node: `socketaddress.address`).
     pub fn address(&self) -> IpAddr {
         self.address
     }
 
-    /// The port.
+    /// The port (Node: `socketaddress.port`).
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The family.
+    /// The family (Node: `socketaddress.family`, as `'ipv4'`/`'ipv6'`).
     pub fn family(&self) -> Family {
         Family::of(&self.address)
     }
 
-    /// The IPv6 flow label (0 for IPv4).
+    /// The IPv6 flow label, 0 for IPv4 (Node: `socketaddress.flowlabel`).
     pub fn flowlabel(&self) -> u32 {
         self.flowlabel
     }

@@ -9,30 +9,42 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::net::BlockList;
 
-/// Node's default `highWaterMark` for sockets: 16 KiB.
+/// Node's default `highWaterMark` for sockets: 16 KiB (Node 20:
+/// `stream.getDefaultHighWaterMark(false)`). The write queue's limit before
+/// `write()` returns `false`, and the most a socket keeps unread.
 pub const DEFAULT_HIGH_WATER_MARK: usize = 16 * 1024;
 
-/// Node 20's default happy-eyeballs attempt timeout: 250 ms.
+/// Node 20's default happy-eyeballs attempt timeout: 250 ms (Node:
+/// `net.getDefaultAutoSelectFamilyAttemptTimeout()` before any change).
 pub const DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Options for [`Server::with_options`](crate::net::Server::with_options)
-/// (Node: `net.createServer(options)`).
+/// and [`create_server_with`](crate::net::create_server_with) (Node:
+/// `net.createServer(options)`). They apply to every accepted socket;
+/// `Default` gives Node's defaults. See [`Socket::end`](crate::net::Socket::end)
+/// (`allow_half_open`) and [`Socket::pause`](crate::net::Socket::pause)
+/// (`pause_on_connect`) for examples.
 #[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
-    /// Keep accepted sockets half-open after the peer's FIN (default false:
-    /// the socket ends its side once its writes flush).
+    /// Keep accepted sockets half-open after the peer's FIN (Node:
+    /// `allowHalfOpen`). Default false: the socket ends its side once its
+    /// writes flush.
     pub allow_half_open: bool,
-    /// Accepted sockets start paused: no reading until `resume()`.
+    /// Accepted sockets start paused: no reading until `resume()` (Node:
+    /// `pauseOnConnect`).
     pub pause_on_connect: bool,
-    /// Set `TCP_NODELAY` on accepted sockets.
+    /// Set `TCP_NODELAY` on accepted sockets (Node: `noDelay`).
     pub no_delay: bool,
-    /// Set `SO_KEEPALIVE` on accepted sockets.
+    /// Set `SO_KEEPALIVE` on accepted sockets (Node: `keepAlive`).
     pub keep_alive: bool,
-    /// The keep-alive idle time for accepted sockets.
+    /// The keep-alive idle time for accepted sockets (Node:
+    /// `keepAliveInitialDelay`).
     pub keep_alive_initial_delay: Duration,
-    /// Write high-water mark of accepted sockets (default 16 KiB).
+    /// High-water mark of accepted sockets, default 16 KiB (Node:
+    /// `highWaterMark`).
     pub high_water_mark: Option<usize>,
-    /// Connections from addresses on this list are dropped.
+    /// Connections from addresses on this list are closed at once, with
+    /// neither `connection` nor `drop` (Node 22: `blockList`).
     pub block_list: Option<BlockList>,
 }
 
@@ -40,54 +52,73 @@ pub struct ServerOptions {
 /// (Node: `new net.Socket(options)`).
 #[derive(Clone, Debug, Default)]
 pub struct SocketOptions {
-    /// Stay half-open after the peer's FIN (default false).
+    /// Stay half-open after the peer's FIN, default false (Node:
+    /// `allowHalfOpen`).
     pub allow_half_open: bool,
-    /// Write high-water mark (default 16 KiB).
+    /// High-water mark, default 16 KiB (Node: `highWaterMark`).
     pub high_water_mark: Option<usize>,
 }
 
-/// Options for [`net::connect_with`](crate::net::connect_with) (Node:
-/// `net.connect(options)`). Set `path` for a Unix socket, `port`/`host`
-/// for TCP.
+/// Options for [`net::connect_with`](crate::net::connect_with) and
+/// [`Socket::connect_with`](crate::net::Socket::connect_with) (Node:
+/// `net.connect(options)`). Set `path` for a Unix socket, `port` and `host`
+/// for TCP; `Default` gives Node's defaults. See
+/// [`Socket::connect_with`](crate::net::Socket::connect_with) for an
+/// example.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectOptions {
-    /// Remote port.
+    /// Remote port; 0 is refused with `ERR_SOCKET_BAD_PORT` (Node: `port`).
     pub port: u16,
-    /// Remote host: an IP literal or a name (default `localhost`).
+    /// Remote host: an IP literal or a name, default `localhost` (Node:
+    /// `host`).
     pub host: Option<String>,
-    /// A Unix socket path (takes precedence over `port`/`host`).
+    /// A Unix socket path; takes precedence over `port` and `host` (Node:
+    /// `path`).
     pub path: Option<PathBuf>,
-    /// 4, 6, or 0 for either.
+    /// 4, 6, or 0 for either; a fixed family turns happy eyeballs off (Node:
+    /// `family`).
     pub family: u8,
-    /// Bind to this local address before connecting.
+    /// Bind to this local IP literal before connecting; turns happy
+    /// eyeballs off (Node: `localAddress`).
     pub local_address: Option<String>,
-    /// Bind to this local port before connecting.
+    /// Bind to this local port before connecting, on `0.0.0.0`/`::` when no
+    /// `local_address` is given (Node: `localPort`).
     pub local_port: Option<u16>,
-    /// Idle timeout, as `socket.set_timeout`.
+    /// Idle timeout, armed before connecting, as
+    /// [`Socket::set_timeout`](crate::net::Socket::set_timeout) (Node:
+    /// `timeout`).
     pub timeout: Option<Duration>,
-    /// Set `TCP_NODELAY` once connected.
+    /// Set `TCP_NODELAY` once connected (Node: `noDelay`).
     pub no_delay: bool,
-    /// Set `SO_KEEPALIVE` once connected.
+    /// Set `SO_KEEPALIVE` once connected (Node: `keepAlive`).
     pub keep_alive: bool,
-    /// Keep-alive idle time.
+    /// Keep-alive idle time (Node: `keepAliveInitialDelay`).
     pub keep_alive_initial_delay: Duration,
-    /// Happy eyeballs (default on, as in Node 20).
+    /// Happy eyeballs (RFC 8305): try every address of a name, the
+    /// families interleaved. `None` takes
+    /// [`default_auto_select_family`](crate::net::default_auto_select_family),
+    /// on by default as in Node 20 (Node: `autoSelectFamily`).
     pub auto_select_family: Option<bool>,
-    /// Per-attempt timeout of happy eyeballs (default 250 ms).
+    /// How long one happy-eyeballs attempt may take before the next address
+    /// is tried, default 250 ms, at least 10 ms (Node:
+    /// `autoSelectFamilyAttemptTimeout`).
     pub auto_select_family_attempt_timeout: Option<Duration>,
-    /// Stay half-open after the peer's FIN.
+    /// Stay half-open after the peer's FIN (Node: `allowHalfOpen`).
     pub allow_half_open: bool,
-    /// Write high-water mark (default 16 KiB).
+    /// High-water mark, default 16 KiB (Node: `highWaterMark`).
     pub high_water_mark: Option<usize>,
-    /// Refuse to connect to addresses on this list (`ERR_IP_BLOCKED`).
+    /// Refuse to connect to addresses on this list: `ERR_IP_BLOCKED`
+    /// (Node 22: `blockList`).
     pub block_list: Option<BlockList>,
     /// Resolve `host` with this function instead of the system resolver
-    /// (Node's `lookup` option).
+    /// (Node: `lookup`).
     pub lookup: Option<Lookup>,
 }
 
 /// The callback a [`Lookup`] function answers through: the host's
-/// addresses in the order the resolver gives them, or the lookup error.
+/// addresses in the order the resolver gives them, or the lookup error
+/// (Node: the `callback(err, address, family)` of a `lookup` function,
+/// here one `Result` carrying every address).
 pub type LookupCallback = Box<dyn FnOnce(Result<Vec<IpAddr>>)>;
 
 /// A custom host-name lookup for [`ConnectOptions::lookup`] (Node: the
@@ -99,26 +130,42 @@ pub type LookupCallback = Box<dyn FnOnce(Result<Vec<IpAddr>>)>;
 /// listener added after `connect` sees the `lookup` events.
 ///
 /// ```
+/// use std::cell::RefCell;
 /// use std::net::IpAddr;
+/// use std::rc::Rc;
 /// use netloop::net::{self, ConnectOptions, Lookup, Socket};
 ///
-/// netloop::run(|| {
-///     let server = net::create_server(|_, s: &Socket| { s.end(); });
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let (asked, looked_up) = (Rc::clone(&log), Rc::clone(&log));
+/// netloop::run(move || {
+///     let server = net::create_server(|server, s: &Socket| {
+///         s.end();
+///         server.close();
+///     });
 ///     server.listen(0, "127.0.0.1")?;
 ///     let port = server.address().expect("bound at once").port();
-///     let lookup = Lookup::new(|_host, _family, done| {
+///     // A fixed table instead of DNS: every name is 127.0.0.1.
+///     let lookup = Lookup::new(move |host, family, done| {
+///         asked.borrow_mut().push(format!("asked for {host}, family {family}"));
 ///         done(Ok(vec!["127.0.0.1".parse::<IpAddr>().expect("an IP literal")]))
 ///     });
-///     let c = net::connect_with(ConnectOptions {
+///     let client = net::connect_with(ConnectOptions {
 ///         port,
 ///         host: Some("example.test".into()),
 ///         lookup: Some(lookup),
 ///         ..ConnectOptions::default()
 ///     })?;
-///     c.on(Socket::CLOSE, move |_, _| { server.close(); });
+///     client.on(Socket::LOOKUP, move |_, info| {
+///         let address = info.address.map(|a| a.to_string()).unwrap_or_default();
+///         looked_up.borrow_mut().push(format!("lookup {} -> {address}", info.host));
+///     });
 ///     Ok(())
 /// })
 /// .expect("the loop ran");
+/// assert_eq!(
+///     *log.borrow(),
+///     ["asked for example.test, family 0", "lookup example.test -> 127.0.0.1"]
+/// );
 /// ```
 #[derive(Clone)]
 pub struct Lookup(Rc<LookupFn>);
@@ -127,7 +174,9 @@ pub struct Lookup(Rc<LookupFn>);
 type LookupFn = dyn Fn(&str, u8, LookupCallback);
 
 impl Lookup {
-    /// Wrap a lookup function `f(host, family, callback)`.
+    /// Wrap a lookup function `f(host, family, callback)`; `f` answers
+    /// through `callback`, at once or later (Node: a `dns.lookup`-shaped
+    /// function).
     pub fn new(f: impl Fn(&str, u8, LookupCallback) + 'static) -> Lookup {
         Lookup(Rc::new(f))
     }
@@ -145,21 +194,25 @@ impl fmt::Debug for Lookup {
 }
 
 /// Options for [`Server::listen_with`](crate::net::Server::listen_with)
-/// (Node: `server.listen(options)`).
+/// (Node: `server.listen(options)`). `Default` gives Node's defaults; see
+/// [`Server::listen_with`](crate::net::Server::listen_with) for an example.
 #[derive(Clone, Debug, Default)]
 pub struct ListenOptions {
-    /// Port (0 picks a free one).
+    /// Port; 0 picks a free one (Node: `port`).
     pub port: u16,
     /// Host: an IP literal or a name. `None` listens on `::` (dual-stack),
-    /// falling back to `0.0.0.0`.
+    /// falling back to `0.0.0.0` (Node: `host`).
     pub host: Option<String>,
-    /// A Unix socket path (takes precedence over `port`/`host`).
+    /// A Unix socket path; takes precedence over `port` and `host` (Node:
+    /// `path`).
     pub path: Option<PathBuf>,
-    /// Listen backlog (default 511).
+    /// Listen backlog, default 511: the kernel rounds `backlog + 1` up to a
+    /// power of two, so 511 gives 512 slots (Node: `backlog`).
     pub backlog: Option<i32>,
-    /// IPv6 only: do not accept IPv4 on `::`.
+    /// IPv6 only: do not accept IPv4 on `::` (Node: `ipv6Only`).
     pub ipv6_only: bool,
-    /// `SO_REUSEPORT`: several listeners share the port (one per loop).
+    /// `SO_REUSEPORT`: several listeners share the port, one per loop, as
+    /// [`cluster`](crate::cluster) does (Node 22: `reusePort`).
     pub reuse_port: bool,
     /// Unix socket: make the socket file readable by all users (Node's
     /// `readableAll`). Not allowed for abstract names.
@@ -169,7 +222,18 @@ pub struct ListenOptions {
     pub writable_all: bool,
 }
 
-/// An address family (Node's `'IPv4'` / `'IPv6'` strings).
+/// An address family (Node's `'IPv4'` / `'IPv6'` strings, which
+/// `Display` prints).
+///
+/// ```
+/// use std::net::IpAddr;
+/// use netloop::net::Family;
+///
+/// let ip: IpAddr = "::1".parse().expect("an IP literal");
+/// assert_eq!(Family::of(&ip), Family::IPv6);
+/// assert_eq!(Family::IPv6.to_string(), "IPv6");
+/// assert_eq!(Family::IPv4.number(), 4);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
     /// IPv4.
@@ -188,7 +252,7 @@ impl Family {
         }
     }
 
-    /// 4 or 6.
+    /// 4 or 6, the numbers Node's `family` options and `net.isIP` use.
     pub fn number(self) -> u8 {
         match self {
             Family::IPv4 => 4,
@@ -206,7 +270,9 @@ impl fmt::Display for Family {
     }
 }
 
-/// Node's `socket.readyState`.
+/// Which directions of a socket are open (Node: `socket.readyState`).
+/// `Display` prints Node's strings (`"open"`, `"readOnly"`, ...). See the
+/// lifecycle table of [`Socket`](crate::net::Socket#lifecycle).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadyState {
     /// Connecting.
@@ -217,7 +283,8 @@ pub enum ReadyState {
     ReadOnly,
     /// The peer ended; still writing.
     WriteOnly,
-    /// Not connected, or destroyed.
+    /// Not connected, or destroyed (Node says `open` for a socket that
+    /// never connected).
     Closed,
 }
 
@@ -233,9 +300,10 @@ impl fmt::Display for ReadyState {
     }
 }
 
-/// How `data` chunks are cut and shaped (Node: `socket.setEncoding`).
-/// Payloads stay bytes; an encoding changes where chunks are split and, for
-/// `Hex`, what the bytes are.
+/// How `data` chunks are cut and shaped (Node: the `encoding` of
+/// `socket.setEncoding`). Payloads stay bytes; an encoding changes where
+/// chunks are split and, for `Hex`, what the bytes are. See
+/// [`Socket::set_encoding`](crate::net::Socket::set_encoding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Encoding {
@@ -247,7 +315,10 @@ pub enum Encoding {
 }
 
 /// The payload of [`Server::DROP`](crate::net::Server::DROP): the
-/// connection refused because of `max_connections`.
+/// connection refused because of `max_connections` (Node: the `'drop'`
+/// event's `data` object). All `None` for a Unix socket, where Node passes
+/// `undefined`. See
+/// [`Server::set_max_connections`](crate::net::Server::set_max_connections).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DropInfo {
     /// Our address.
@@ -278,7 +349,9 @@ pub struct LookupInfo {
     pub host: String,
 }
 
-/// The payload of the `connectionAttempt*` events (happy eyeballs).
+/// The payload of [`Socket::CONNECTION_ATTEMPT`](crate::net::Socket::CONNECTION_ATTEMPT)
+/// and its `_FAILED` and `_TIMEOUT` siblings (Node: the events' arguments
+/// `(ip, port, family[, error])`).
 #[derive(Clone, Debug)]
 pub struct ConnectionAttempt {
     /// The address tried.

@@ -19,31 +19,169 @@ use crate::{pipe, tcp};
 
 /// A TCP or Unix-socket server (Node: `net.Server`).
 ///
-/// Create one with [`net::create_server`](crate::net::create_server), call
-/// [`listen`](Server::listen), and handle [`Server::CONNECTION`]. Like every
-/// netloop handle it is a cheap clone of a shared object.
+/// Create one with [`net::create_server`](crate::net::create_server) (or
+/// [`Server::new`] and a [`Server::CONNECTION`] listener), call
+/// [`listen`](Server::listen), and handle each accepted [`Socket`]. The
+/// handle is a cheap clone of a shared object, like a JavaScript reference,
+/// and is `!Send`: it belongs to the loop of the thread that created it.
+/// Listeners receive the server first, so they never need to capture it.
 ///
 /// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
 /// use netloop::net::{self, Server, Socket};
 ///
-/// netloop::run(|| {
-///     let server = net::create_server(|server, sock: &Socket| {
-///         println!("CONNECTED: {:?}:{:?}", sock.remote_address(), sock.remote_port());
-///         sock.end();
-///         server.close();
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let events = Rc::clone(&log);
+/// netloop::run(move || {
+///     let server = Server::new();
+///     let log = Rc::clone(&events);
+///     server.on(Server::LISTENING, move |s, _| {
+///         log.borrow_mut().push(format!("listening, {} open", s.connections()));
 ///     });
-///     // Bound at once for an IP literal: address() works on the next line.
+///     let log = Rc::clone(&events);
+///     server.on(Server::CONNECTION, move |s, sock| {
+///         log.borrow_mut().push(format!("connection, {} open", s.connections()));
+///         sock.end_with("bye");
+///         s.close(); // stop accepting; `close` waits for this connection
+///     });
+///     let log = Rc::clone(&events);
+///     server.on(Server::CLOSE, move |s, _| {
+///         log.borrow_mut().push(format!("close, {} open", s.connections()));
+///     });
+///
+///     // Bound before `listen` returns: address() works on the next line.
 ///     server.listen(0, "127.0.0.1")?;
+///     assert!(server.listening());
 ///     let port = server.address().expect("bound at once").port();
-///     net::connect(port, "127.0.0.1")?;
+///
+///     let client = net::connect(port, "127.0.0.1")?;
+///     let log = Rc::clone(&events);
+///     client.on(Socket::DATA, move |_, data| {
+///         log.borrow_mut().push(format!("client got {}", String::from_utf8_lossy(data)));
+///     });
 ///     Ok(())
 /// })
 /// .expect("the loop ran");
+/// assert_eq!(
+///     *log.borrow(),
+///     ["listening, 0 open", "connection, 1 open", "client got bye", "close, 0 open"]
+/// );
 /// ```
 ///
-/// Differences from Node, on purpose: `listen(port, ip)` binds synchronously
-/// for IP literals (Node returns `null` from `address()` until the next
-/// tick), and [`connections`](Server::connections) answers at once.
+/// # Lifecycle
+///
+/// 1. **Listen.** [`listen`](Server::listen) (`port`, `host`),
+///    [`listen_port`](Server::listen_port) (every address),
+///    [`listen_path`](Server::listen_path) (a Unix socket) or
+///    [`listen_with`](Server::listen_with) (options). An IP literal or a
+///    path is bound before the call returns, so
+///    [`address`](Server::address) and [`listening`](Server::listening)
+///    answer on the next line; a host name is looked up first. Either
+///    way `listening` (or `error`) comes on a later tick.
+/// 2. **Accept.** Each connection is a [`Socket`], already open and
+///    reading, handed to `connection` with the [`ServerOptions`] applied
+///    (`allow_half_open`, `pause_on_connect`, `no_delay`, `keep_alive`,
+///    `high_water_mark`). The listener accepts until the kernel's backlog
+///    is empty; each connection is its own callback, and the `next_tick`
+///    queue runs between two of them, as in Node.
+/// 3. **Close.** [`close`](Server::close) stops accepting at once (the fd
+///    is closed, a Unix socket file removed); open connections carry on,
+///    and `close` is emitted once the last one has closed. A closed server,
+///    or one whose listen failed, may listen again.
+///
+/// # Events
+///
+/// | Event | Payload | When | Node |
+/// | --- | --- | --- | --- |
+/// | [`LISTENING`](Server::LISTENING) | `()` | bound and listening, on a later tick | `'listening'` |
+/// | [`CONNECTION`](Server::CONNECTION) | [`Socket`] | a connection was accepted | `'connection'` |
+/// | [`DROP`](Server::DROP) | [`DropInfo`] | a connection was refused: [`max_connections`](Server::set_max_connections) reached | `'drop'` |
+/// | [`ERROR`](Server::ERROR) | [`Error`] | listen or accept failed | `'error'` |
+/// | [`CLOSE`](Server::CLOSE) | `()` | closed, and the last connection ended | `'close'` |
+///
+/// # Errors
+///
+/// Invalid calls fail at once with `Err`: `ERR_SERVER_ALREADY_LISTEN` for
+/// a second `listen` while listening, `ERR_INVALID_ARG_VALUE` for a
+/// negative backlog. Failures of the bind or the lookup are an `error`
+/// event on a later tick, and the server is then not listening:
+///
+/// | Code | Message, as Node prints it |
+/// | --- | --- |
+/// | `EADDRINUSE` | `listen EADDRINUSE: address already in use 127.0.0.1:8080` (or the path) |
+/// | `EACCES` | `listen EACCES: permission denied 0.0.0.0:80` |
+/// | `EADDRNOTAVAIL` | `listen EADDRNOTAVAIL: address not available 10.9.9.9:8080` |
+/// | `ENOTFOUND` | `getaddrinfo ENOTFOUND nope.invalid` |
+///
+/// An `accept` failure (`EMFILE`: out of file descriptors) is an `error`
+/// too; the server keeps listening. As everywhere in netloop, an `error`
+/// with no listener ends [`run`](crate::run) with that error.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use netloop::net::{self, Server};
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let events = Rc::clone(&log);
+/// netloop::run(move || {
+///     let first = net::create_server(|_, _| {});
+///     first.listen(0, "127.0.0.1")?;
+///     let port = first.address().expect("bound at once").port();
+///
+///     // Invalid: at once.
+///     let again = first.listen(0, "127.0.0.1").expect_err("already listening");
+///     assert_eq!(again.code().as_str(), "ERR_SERVER_ALREADY_LISTEN");
+///
+///     // Operational: an `error` event on a later tick.
+///     let second = net::create_server(|_, _| {});
+///     let log = Rc::clone(&events);
+///     second.on(Server::ERROR, move |s, err| {
+///         log.borrow_mut().push(err.to_string().replace(&port.to_string(), "PORT"));
+///         assert!(!s.listening());
+///         first.close();
+///     });
+///     second.listen(port, "127.0.0.1")?;
+///     Ok(())
+/// })
+/// .expect("the loop ran");
+/// assert_eq!(
+///     *log.borrow(),
+///     ["listen EADDRINUSE: address already in use 127.0.0.1:PORT"]
+/// );
+/// ```
+///
+/// # Keeping the loop alive
+///
+/// A listening server keeps [`run`](crate::run) going, as a ref'd libuv
+/// handle does; [`unref`](Server::unref) lets the loop end while it still
+/// listens, and `close` ends it for good. Accepted sockets count on their
+/// own (see [`Socket`]).
+///
+/// # Differences from Node, and why
+///
+/// - `listen` on an IP literal binds before it returns. Node binds on the
+///   next tick, so `server.address()` is `null` right after `listen()`, and
+///   the classic tutorial that prints it crashes. A host name is still
+///   looked up first, as in Node.
+/// - [`connections`](Server::connections) answers at once (Node's
+///   `getConnections(cb)` answers through a callback to allow for cluster
+///   workers, which netloop does not have).
+/// - [`set_max_connections`](Server::set_max_connections)`(Some(0))`
+///   refuses every connection; in Node 20 `0` means "no limit" (`None`
+///   here), because 0 is falsy in JavaScript.
+/// - Several `close()` calls in one tick give one `close` event; Node
+///   emits one per call.
+/// - For a Unix socket, [`address`](Server::address) is `None` and
+///   [`path`](Server::path) gives the path (two typed getters instead of
+///   Node's string-or-object).
+/// - `listen(port, host, backlog, cb)`: the callback is
+///   `.once(Server::LISTENING, cb)`, the backlog a field of
+///   [`ListenOptions`].
+///
+/// `docs/node-parity.md` lists every method and option with the test that
+/// compares it with Node.
 #[derive(Clone)]
 pub struct Server {
     inner: Rc<ServerInner>,
@@ -84,33 +222,40 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Emitted for each accepted connection (Node: `'connection'`).
+    /// A connection was accepted; the payload is the open [`Socket`] (Node:
+    /// `'connection'`).
     pub const CONNECTION: Event<Socket> = Event::new("connection");
-    /// Emitted once the server is bound and listening (Node: `'listening'`).
+    /// The server is bound and listening, emitted on a later tick than
+    /// `listen` (Node: `'listening'`). Node's `listen(.., cb)` is
+    /// `.once(Server::LISTENING, cb)`.
     pub const LISTENING: Event<()> = Event::new("listening");
-    /// Emitted when the server has closed and its last connection ended
-    /// (Node: `'close'`).
+    /// The server was closed and its last connection has closed (Node:
+    /// `'close'`).
     pub const CLOSE: Event<()> = Event::new("close");
-    /// Emitted on a listen or accept failure (Node: `'error'`).
+    /// A listen, lookup or accept failure (Node: `'error'`). With no listener,
+    /// the error ends [`run`](crate::run).
     pub const ERROR: Event<Error> = Event::new("error");
-    /// Emitted when a connection is refused because of `max_connections`
-    /// (Node: `'drop'`).
+    /// A connection was closed at once because
+    /// [`max_connections`](Server::set_max_connections) was reached (Node:
+    /// `'drop'`).
     pub const DROP: Event<DropInfo> = Event::new("drop");
 
-    /// A server with default options (Node: `new net.Server()`).
+    /// A server with default options and no `connection` listener yet (Node:
+    /// `new net.Server()`).
     ///
     /// # Panics
     ///
-    /// Outside `netloop::run`.
+    /// Outside [`run`](crate::run): there is no loop to attach it to.
     pub fn new() -> Server {
         Server::with_options(ServerOptions::default())
     }
 
-    /// A server with options (Node: `new net.Server(options)`).
+    /// A server whose accepted sockets get `opts` (Node:
+    /// `new net.Server(options)`); see [`ServerOptions`].
     ///
     /// # Panics
     ///
-    /// Outside `netloop::run`.
+    /// Outside [`run`](crate::run).
     pub fn with_options(opts: ServerOptions) -> Server {
         let lp = event_loop::current();
         let inner = Rc::new_cyclic(|me| ServerInner {
@@ -143,15 +288,23 @@ impl Server {
 
     fn on_listener_added(&self, _name: &str) {}
 
-    /// Listen on `host:port` (Node: `server.listen(port, host)`). An IP
-    /// literal is bound before this returns, so [`address`](Server::address)
-    /// works on the next line; a name is looked up first. `listening`
-    /// follows on a later tick.
+    /// Listen on `host:port` (Node: `server.listen(port, host)`); port 0 picks
+    /// a free port. An IP literal is bound before this returns, so
+    /// [`address`](Server::address) works on the next line; a name is looked up
+    /// first (`localhost` may give `::1` or `127.0.0.1`). `listening` follows
+    /// on a later tick. The backlog is 511, as Node's. See the
+    /// [type documentation](Server) for an example.
     ///
     /// # Errors
     ///
-    /// `ERR_SERVER_ALREADY_LISTEN` at once if listening (or about to).
-    /// Bind failures (`EADDRINUSE`, `EACCES`) arrive as an `error` event.
+    /// At once: `ERR_SERVER_ALREADY_LISTEN` if listening or about to. As an
+    /// `error` event: `EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, and the lookup's
+    /// `ENOTFOUND`/`EAI_AGAIN` for a name.
+    ///
+    /// # Panics
+    ///
+    /// When `host` is a name and no loop runs on this thread (a server kept
+    /// after [`run`](crate::run) returned): there is no pool to look it up on.
     pub fn listen(&self, port: u16, host: &str) -> Result<&Server> {
         self.listen_with(ListenOptions {
             port,
@@ -160,8 +313,10 @@ impl Server {
         })
     }
 
-    /// Listen on every address: `::` dual-stack, or `0.0.0.0` where IPv6 is
-    /// unavailable (Node: `server.listen(port)`).
+    /// Listen on every address (Node: `server.listen(port)`): `::` dual-stack,
+    /// so IPv4 clients are accepted too, or `0.0.0.0` where IPv6 is unavailable.
+    /// This makes the server reachable from other machines; tests and local
+    /// tools should [`listen`](Server::listen) on `127.0.0.1`.
     ///
     /// # Errors
     ///
@@ -174,12 +329,46 @@ impl Server {
     }
 
     /// Listen on a Unix socket path, or a Linux abstract name starting with
-    /// `\0` (Node: `server.listen(path)`). The file is removed on `close()`;
-    /// an existing file is an `EADDRINUSE` error, never silently replaced.
+    /// `\0` (Node: `server.listen(path)`). The path is bound before this
+    /// returns; `close()` removes the file. An existing file is an `EADDRINUSE`
+    /// error and is left alone, never silently replaced (remove a stale one
+    /// yourself).
     ///
     /// # Errors
     ///
-    /// As [`listen`](Server::listen).
+    /// At once: `ERR_SERVER_ALREADY_LISTEN`. As an `error` event: `EADDRINUSE`
+    /// (the path exists), `EACCES` (`listen EACCES: permission denied <path>`,
+    /// also for a missing directory, as libuv reports it), `ENAMETOOLONG`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let path = std::env::temp_dir().join(format!("netloop-doc-{}.sock", std::process::id()));
+    /// let received = Rc::new(RefCell::new(Vec::new()));
+    /// let (sink, socket_path) = (Rc::clone(&received), path.clone());
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         assert_eq!(sock.remote_address(), None); // no IP on a Unix socket
+    ///         sock.end_with("hello over a Unix socket");
+    ///         server.close(); // removes the socket file
+    ///     });
+    ///     server.listen_path(&socket_path)?;
+    ///     assert!(socket_path.exists()); // bound at once
+    ///     assert_eq!(server.path().as_deref(), Some(socket_path.as_path()));
+    ///     assert_eq!(server.address(), None);
+    ///
+    ///     let client = net::connect_path(&socket_path)?;
+    ///     client.on(Socket::DATA, move |_, data| sink.borrow_mut().extend_from_slice(data));
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*received.borrow(), b"hello over a Unix socket");
+    /// assert!(!path.exists());
+    /// ```
     pub fn listen_path(&self, path: impl AsRef<Path>) -> Result<&Server> {
         self.listen_with(ListenOptions {
             path: Some(path.as_ref().to_path_buf()),
@@ -187,12 +376,49 @@ impl Server {
         })
     }
 
-    /// Listen with options (Node: `server.listen(options)`).
+    /// Listen with options (Node: `server.listen(options)`): a `path`, or a
+    /// `port` and `host`, with `backlog`, `ipv6_only`, `reuse_port` and, for
+    /// Unix sockets, `readable_all`/`writable_all`. See [`ListenOptions`].
     ///
     /// # Errors
     ///
-    /// `ERR_SERVER_ALREADY_LISTEN`; `ERR_INVALID_ARG_VALUE` for a negative
-    /// backlog.
+    /// At once: `ERR_SERVER_ALREADY_LISTEN`; `ERR_INVALID_ARG_VALUE` for a
+    /// negative backlog (Node 20 hands it to `listen(2)`), or for
+    /// `readable_all`/`writable_all` on an abstract socket; the `chmod` failure
+    /// (syscall `uv_pipe_chmod`) for those two options. As events: those of
+    /// [`listen`](Server::listen) and [`listen_path`](Server::listen_path).
+    ///
+    /// # Panics
+    ///
+    /// As [`listen`](Server::listen).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netloop::net::{ListenOptions, Server};
+    ///
+    /// netloop::run(|| {
+    ///     let server = Server::new();
+    ///     let err = server
+    ///         .listen_with(ListenOptions { backlog: Some(-1), ..ListenOptions::default() })
+    ///         .expect_err("a negative backlog");
+    ///     assert_eq!(
+    ///         err.to_string(),
+    ///         "The property 'options.backlog' must be a non-negative number. Received -1"
+    ///     );
+    ///
+    ///     server.listen_with(ListenOptions {
+    ///         port: 0,
+    ///         host: Some("127.0.0.1".into()),
+    ///         backlog: Some(16),
+    ///         ..ListenOptions::default()
+    ///     })?;
+    ///     assert!(server.listening());
+    ///     server.close();
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// ```
     pub fn listen_with(&self, opts: ListenOptions) -> Result<&Server> {
         {
             let st = self.inner.st.borrow();
@@ -293,29 +519,66 @@ impl Server {
         Ok(self)
     }
 
-    /// The bound address, available right after `listen` for IP literals
-    /// (Node: `server.address()`). `None` before listening, after
-    /// `close()`, and for Unix sockets (see [`path`](Server::path)).
+    /// The bound address and port (Node: `server.address()`), available right
+    /// after `listen` for IP literals. `None` before listening, while a host
+    /// name is looked up, after `close()`, and for Unix sockets (see
+    /// [`path`](Server::path)).
     pub fn address(&self) -> Option<SocketAddr> {
         self.inner.st.borrow().address
     }
 
-    /// The Unix socket path, if listening on one.
+    /// The Unix socket path, once listening on one (Node: `server.address()`
+    /// returns it as a string). See [`listen_path`](Server::listen_path).
     pub fn path(&self) -> Option<PathBuf> {
         self.inner.st.borrow().path.clone()
     }
 
-    /// Stop accepting; `close` is emitted once every connection has ended
-    /// (Node: `server.close()`).
+    /// Stop accepting (Node: `server.close()`). The listening fd is closed at
+    /// once (a Unix socket file is removed); open connections carry on, and
+    /// `close` is emitted on a later tick once the last of them has closed.
+    /// Several calls in one tick give one `close` event. See
+    /// [`close_with`](Server::close_with) to be told about a server that was not
+    /// running.
     pub fn close(&self) -> &Server {
         self.inner.close_listener();
         self.inner.emit_close_if_drained();
         self
     }
 
-    /// [`close`](Server::close), calling `f` on the `close` event, with
-    /// `ERR_SERVER_NOT_RUNNING` if the server was not listening (Node:
+    /// [`close`](Server::close), calling `f` with the `close` event (Node:
     /// `server.close(callback)`).
+    ///
+    /// # Errors
+    ///
+    /// Passed to `f`: `ERR_SERVER_NOT_RUNNING` ("Server is not running.") if
+    /// the server was not listening.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Server};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let (first, second) = (Rc::clone(&log), Rc::clone(&log));
+    /// netloop::run(move || {
+    ///     Server::new().close_with(move |_, err| {
+    ///         first.borrow_mut().push(format!("idle: {:?}", err.map(|e| e.to_string())));
+    ///     });
+    ///     let server = net::create_server(|_, _| {});
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     server.close_with(move |s, err| {
+    ///         second.borrow_mut().push(format!("listening: {err:?}, now {}", s.listening()));
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(
+    ///     *log.borrow(),
+    ///     ["idle: Some(\"Server is not running.\")", "listening: None, now false"]
+    /// );
+    /// ```
     pub fn close_with(&self, f: impl FnOnce(&Server, Option<&Error>) + 'static) -> &Server {
         let running = {
             let st = self.inner.st.borrow();
@@ -339,41 +602,108 @@ impl Server {
         self.close()
     }
 
-    /// Open connections (Node: `server.getConnections()`, answered at once).
+    /// How many accepted connections are open (Node:
+    /// `server.getConnections(cb)`, answered at once here).
     pub fn connections(&self) -> usize {
         self.inner.st.borrow().connections
     }
 
-    /// Refuse connections beyond `max` (Node: `server.maxConnections`).
-    /// `None` is unlimited; `Some(0)` refuses every connection. Refused
-    /// connections are closed at once and reported with [`Server::DROP`].
+    /// Refuse connections beyond `max` (Node: `server.maxConnections`). `None`
+    /// is unlimited (the default); `Some(0)` refuses every connection (in Node
+    /// 20, 0 means unlimited). A refused connection is accepted and closed at
+    /// once, and reported with [`Server::DROP`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::net::IpAddr;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Server, Socket};
+    ///
+    /// let drops = Rc::new(Cell::new(0));
+    /// let dropped = Rc::clone(&drops);
+    /// netloop::run(move || {
+    ///     let server = Server::new();
+    ///     server.set_max_connections(Some(1));
+    ///     assert_eq!(server.max_connections(), Some(1));
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let first = net::connect(port, "127.0.0.1")?;
+    ///     server.on(Server::CONNECTION, move |s, _sock: &Socket| {
+    ///         assert_eq!(s.connections(), 1);
+    ///         // A second client, once the first one is in: over the limit.
+    ///         net::connect(port, "127.0.0.1").expect("a valid port");
+    ///     });
+    ///     server.on(Server::DROP, move |s, info| {
+    ///         let loopback: IpAddr = "127.0.0.1".parse().expect("an IP literal");
+    ///         assert_eq!(info.remote_address, Some(loopback));
+    ///         assert_eq!(info.local_port, Some(port));
+    ///         assert_eq!(s.connections(), 1); // the first one is still open
+    ///         dropped.set(dropped.get() + 1);
+    ///         first.destroy();
+    ///         s.close();
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(drops.get(), 1);
+    /// ```
     pub fn set_max_connections(&self, max: Option<usize>) -> &Server {
         self.inner.st.borrow_mut().max_connections = max;
         self
     }
 
-    /// Node: `server.maxConnections`.
+    /// The connection limit (Node: `server.maxConnections`); see
+    /// [`set_max_connections`](Server::set_max_connections).
     pub fn max_connections(&self) -> Option<usize> {
         self.inner.st.borrow().max_connections
     }
 
-    /// True while bound and accepting (Node: `server.listening`).
+    /// True while bound and accepting (Node: `server.listening`): at once after
+    /// `listen` on an IP literal or a path, false after `close()` or a failed
+    /// listen.
     pub fn listening(&self) -> bool {
         self.inner.st.borrow().listener.is_some()
     }
 
-    /// Let the loop end while this server listens (Node: `server.unref()`).
+    /// Let the loop end while this server listens (Node: `server.unref()`): a
+    /// background listener that should not keep the program running by itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Server};
+    ///
+    /// let listened = Rc::new(Cell::new(0));
+    /// let count = Rc::clone(&listened);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|_, _| {});
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     server.unref();
+    ///     assert!(!server.has_ref() && server.listening());
+    ///     server.on(Server::LISTENING, move |_, _| count.set(count.get() + 1));
+    ///     Ok(())
+    /// })
+    /// .expect("run returns although the server still listens");
+    /// assert_eq!(listened.get(), 1); // queued events still ran
+    /// ```
     pub fn unref(&self) -> &Server {
         self.set_ref(false)
     }
 
-    /// Node: `server.ref()` / `unref()`.
+    /// Count this server, or not, in the loop's alive total (Node:
+    /// `server.ref()` is `set_ref(true)`, `server.unref()` is `set_ref(false)`).
     pub fn set_ref(&self, reffed: bool) -> &Server {
         self.inner.handle_ref.set_ref(reffed);
         self
     }
 
-    /// Node: `server.hasRef()` (not in Node's docs, but on its timers).
+    /// True unless unref'd (Node: `server.hasRef()` is not documented, but its
+    /// timers have one).
     pub fn has_ref(&self) -> bool {
         self.inner.handle_ref.has_ref()
     }

@@ -35,10 +35,15 @@ const MAX_READS_PER_EVENT: usize = 16;
 
 /// A TCP or Unix-socket connection (Node: `net.Socket`).
 ///
-/// A socket is an event emitter: listen for [`Socket::CONNECT`],
-/// [`Socket::DATA`], [`Socket::END`], [`Socket::CLOSE`] and
-/// [`Socket::ERROR`] with [`on`](Socket::on). Listeners receive the socket
-/// first, so they never need to capture it.
+/// A `Socket` is a duplex byte stream and an event emitter. You get one
+/// from [`net::connect`](crate::net::connect) (or [`Socket::new`] and then
+/// [`connect`](Socket::connect)), or already open from a server's
+/// [`Server::CONNECTION`](crate::net::Server::CONNECTION) event. Listeners
+/// added with [`on`](Socket::on) receive the socket first (JavaScript's
+/// `this`), so they never need to capture it. The handle is a cheap clone
+/// of a shared object, like a JavaScript reference: clones compare equal,
+/// and the socket lives while the loop or any clone holds it. It is `!Send`:
+/// it belongs to the loop of the thread that created it.
 ///
 /// ```
 /// use netloop::net::{self, Socket};
@@ -66,35 +71,217 @@ const MAX_READS_PER_EVENT: usize = 16;
 /// .expect("the loop ran");
 /// ```
 ///
-/// # Lifecycle and event order
+/// # Lifecycle
 ///
-/// `lookup` (names only) → `connect` → `ready` → `data`… → `end` (peer's
-/// FIN) → `finish` (our FIN sent) → `close`. `close` is always last and
-/// fires exactly once; an `error` comes right before it.
+/// | [`ready_state()`](Socket::ready_state) | [`connecting()`](Socket::connecting) | [`pending()`](Socket::pending) | [`destroyed()`](Socket::destroyed) | Meaning |
+/// | --- | --- | --- | --- | --- |
+/// | `Closed` | false | true | false | new: never connected |
+/// | `Opening` | true | true | false | looking the host up, then the TCP handshake |
+/// | `Open` | false | false | false | connected, both directions |
+/// | `ReadOnly` | false | false | false | we called [`end`](Socket::end); the peer may still send |
+/// | `WriteOnly` | false | false | false | the peer ended; we may still send (half-open) |
+/// | `Closed` | false | true | true | destroyed: the fd is closed |
+///
+/// A socket is destroyed by [`destroy`](Socket::destroy) or
+/// [`destroy_with`](Socket::destroy_with), by an error, or on its own once
+/// both directions have ended. A destroyed socket may
+/// [`connect`](Socket::connect) again; its listeners stay (Node's
+/// `_undestroy`).
+///
+/// # Events, in order
+///
+/// | Event | Payload | When | Node |
+/// | --- | --- | --- | --- |
+/// | [`LOOKUP`](Socket::LOOKUP) | [`LookupInfo`](crate::net::LookupInfo) | a host name was resolved (never for an IP literal) | `'lookup'` |
+/// | [`CONNECT`](Socket::CONNECT) | `()` | the handshake completed | `'connect'` |
+/// | [`READY`](Socket::READY) | `()` | right after `connect` | `'ready'` |
+/// | [`DATA`](Socket::DATA) | `[u8]` | a chunk was read, in order | `'data'` |
+/// | [`DRAIN`](Socket::DRAIN) | `()` | the write queue emptied after `write()` returned false | `'drain'` |
+/// | [`TIMEOUT`](Socket::TIMEOUT) | `()` | the idle timeout passed (a notification only) | `'timeout'` |
+/// | [`END`](Socket::END) | `()` | the peer's FIN, on the tick after the last byte before it was delivered | `'end'` |
+/// | [`FINISH`](Socket::FINISH) | `()` | our FIN was sent, after every write callback | `'finish'` |
+/// | [`ERROR`](Socket::ERROR) | [`Error`] | a failure; at most once, right before `close` | `'error'` |
+/// | [`CLOSE`](Socket::CLOSE) | `bool` (`had_error`) | the fd is closed: always last, exactly once | `'close'` |
+///
+/// `connect`, `ready` come once per connection; `data`, `drain` and
+/// `timeout` any number of times in between; `end` and `finish` at most
+/// once each, in whichever order the two FINs happen. Happy eyeballs adds
+/// [`CONNECTION_ATTEMPT`](Socket::CONNECTION_ATTEMPT),
+/// [`CONNECTION_ATTEMPT_FAILED`](Socket::CONNECTION_ATTEMPT_FAILED) and
+/// [`CONNECTION_ATTEMPT_TIMEOUT`](Socket::CONNECTION_ATTEMPT_TIMEOUT)
+/// between `lookup` and `connect`. A client that writes, ends, and reads
+/// the echo sees:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use netloop::net::{self, Socket};
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let events = Rc::clone(&log);
+/// netloop::run(move || {
+///     let server = net::create_server(|server, sock: &Socket| {
+///         sock.pipe(sock); // echo, and end when the client ends
+///         server.close(); // no more connections; `close` once this one ends
+///     });
+///     server.listen(0, "127.0.0.1")?;
+///     let port = server.address().expect("bound at once").port();
+///
+///     let client = net::connect(port, "127.0.0.1")?;
+///     client.write("ping"); // queued until connected
+///     client.end(); // our FIN follows the queued bytes
+///     for (name, event) in [
+///         ("connect", Socket::CONNECT),
+///         ("ready", Socket::READY),
+///         ("finish", Socket::FINISH),
+///         ("end", Socket::END),
+///     ] {
+///         let log = Rc::clone(&events);
+///         client.on(event, move |_, _| log.borrow_mut().push(name.to_string()));
+///     }
+///     let log = Rc::clone(&events);
+///     client.on(Socket::DATA, move |_, data| {
+///         log.borrow_mut().push(format!("data {}", String::from_utf8_lossy(data)));
+///     });
+///     let log = Rc::clone(&events);
+///     client.on(Socket::CLOSE, move |_, had_error| {
+///         log.borrow_mut().push(format!("close {had_error}"));
+///     });
+///     Ok(())
+/// })
+/// .expect("the loop ran");
+/// assert_eq!(
+///     *log.borrow(),
+///     ["connect", "ready", "finish", "data ping", "end", "close false"]
+/// );
+/// ```
+///
+/// Listeners added right after `connect()` see every event: the connect
+/// (and any error it finds) starts on a later tick, never inside the call.
 ///
 /// # Reading, pausing and buffering
 ///
-/// Reading starts when a `data` listener is attached. Bytes that arrive
-/// while there is no `data` listener, or while the socket is
-/// [paused](Socket::pause), are never dropped (Node drops them when the
-/// last `data` listener is removed): up to the high-water mark they wait in
-/// the socket, beyond it in the kernel, which is real TCP backpressure. They
-/// are delivered in order once a listener is attached or `resume()` is
-/// called.
+/// Reading starts when a `data` listener is attached, or on
+/// [`resume`](Socket::resume). A read takes up to 64 KiB; chunk boundaries
+/// are wherever the kernel put them, not where the peer's writes were (TCP
+/// is a byte stream). [`set_encoding`](Socket::set_encoding) can make
+/// chunks end on UTF-8 character boundaries.
+///
+/// Bytes are never dropped. Those that arrive while there is no `data`
+/// listener, or while the socket is [paused](Socket::pause), wait in the
+/// socket up to the high-water mark (16 KiB by default); then reading
+/// stops and the kernel's buffers fill, which slows the peer down: real
+/// TCP backpressure. They are delivered in order, on the next tick, once a
+/// listener is attached or [`resume`](Socket::resume) is called; `end`
+/// waits until they have been. [`bytes_read`](Socket::bytes_read) counts
+/// what came off the wire.
 ///
 /// # Writing and backpressure
 ///
 /// [`write`](Socket::write) hands bytes to the kernel at once when nothing
-/// is queued and queues the rest; it returns `false` once the queue reaches
-/// the high-water mark (16 KiB), and [`Socket::DRAIN`] follows when it
-/// empties. Writes made while connecting are queued in order.
+/// is queued, and queues only what the kernel does not take; the queue
+/// drains with `writev` when the socket turns writable. `write()` returns
+/// `false` once the queue ([`writable_length`](Socket::writable_length))
+/// reaches the high-water mark
+/// ([`writable_high_water_mark`](Socket::writable_high_water_mark), 16 KiB
+/// by default); [`Socket::DRAIN`] follows when it is empty again. The bytes
+/// are still queued, not lost: `false` means "stop producing", as in Node.
+/// Writes made while connecting are queued in order and leave in one
+/// `writev` once connected. [`write_with`](Socket::write_with) adds a
+/// callback that runs on a later loop phase, never inside `write()`;
+/// [`cork`](Socket::cork) holds small writes to send them together.
 ///
-/// # Keeping the loop alive
+/// # Half-open sockets
+///
+/// TCP closes each direction separately. [`end`](Socket::end) sends our FIN
+/// once the queue is empty, then `finish`; the socket is `ReadOnly` and
+/// still reads. The peer's FIN gives `end` and makes the socket
+/// `WriteOnly`. What happens next depends on `allow_half_open`
+/// ([`SocketOptions`](crate::net::SocketOptions),
+/// [`ServerOptions`](crate::net::ServerOptions),
+/// [`ConnectOptions`](crate::net::ConnectOptions)):
+///
+/// - off (the default): the socket ends its own side on the tick after
+///   `end`, once its queued writes are flushed; inside the `end` listener
+///   it is still writable, so a last reply gets out;
+/// - on: it stays `WriteOnly` until you call `end()` yourself (see the
+///   example on [`end`](Socket::end)).
+///
+/// Once both directions have ended the socket destroys itself: `close(false)`.
+///
+/// # Errors
+///
+/// Following Node, invalid arguments fail at once, with `Err` from the
+/// call (`ERR_SOCKET_BAD_PORT` for port 0, `ERR_SOCKET_CONNECTING`,
+/// `ERR_INVALID_IP_ADDRESS`, `ERR_INVALID_ARG_VALUE`). Operational failures
+/// arrive as an [`Socket::ERROR`] event on a later tick, followed by
+/// `close(true)`:
+///
+/// | Code | Message, as Node prints it | Cause |
+/// | --- | --- | --- |
+/// | `ECONNREFUSED` | `connect ECONNREFUSED 127.0.0.1:8080` | nothing listens there |
+/// | `ENOTFOUND` | `getaddrinfo ENOTFOUND nope.invalid` | the host name does not resolve |
+/// | `ECONNRESET` | `read ECONNRESET` | the peer reset the connection ([`reset_and_destroy`](Socket::reset_and_destroy)) |
+/// | `EPIPE` | `This socket has been ended by the other party` | a write after the peer's FIN, not half-open |
+/// | `ERR_STREAM_WRITE_AFTER_END` | `write after end` | a write after our own `end()` |
+/// | `ERR_SOCKET_CLOSED` | `Socket is closed` | a write to a socket that never connected |
+/// | `ENOENT` | `connect ENOENT /tmp/x.sock` | no Unix socket at that path |
+///
+/// A socket emits at most one `error`. The callbacks of writes that never
+/// reached the kernel are called with an error too, after the `error`
+/// event: `ERR_SOCKET_CLOSED_BEFORE_CONNECTION` while connecting, otherwise
+/// the error the socket died of, or `ERR_STREAM_DESTROYED` after a plain
+/// `destroy()`. An `error` with no listener ends [`run`](crate::run) with
+/// that error, as an uncaught exception ends a Node process: listen for
+/// `error` on every socket whose failure you expect. See
+/// [`Error`](crate::Error) for the fields (`code`, `syscall`, `address`,
+/// `port`).
+///
+/// # Timeouts
+///
+/// [`set_timeout`](Socket::set_timeout) arms an idle timer that every read
+/// and write re-arms. When it fires the socket emits `timeout` and nothing
+/// else: closing is your decision. The timer never keeps the loop alive,
+/// and it works on a socket that is still connecting, which makes it a
+/// connect timeout too ([`ConnectOptions::timeout`](crate::net::ConnectOptions::timeout)).
+///
+/// # Keeping the loop alive: ref and unref
 ///
 /// As a libuv stream handle, a ref'd socket keeps [`run`](crate::run)
 /// going while it is connecting, reading, or holding queued writes. One
 /// that read the peer's FIN and has nothing left to write, or that was
 /// paused before it ever read, does not (Node exits there too).
+/// [`unref`](Socket::unref) takes the socket out of the count without
+/// closing it; a connect in progress still finishes first.
+///
+/// # Differences from Node, and why
+///
+/// - Bytes that arrive with no `data` listener, or after `resume()` with
+///   none, are kept until a listener comes; Node discards them. Losing data
+///   silently is the bug this prevents; netloop has no paused mode
+///   (`read()`, `'readable'`) because nothing needs it.
+/// - [`pause`](Socket::pause) stops reading at once and leaves the bytes
+///   in the kernel; Node reads on into its buffer up to the high-water
+///   mark. The peer feels the backpressure sooner, and memory stays bounded.
+/// - `write()` returns `false` only when bytes are actually queued; Node
+///   also counts bytes the kernel already took until their callback runs.
+///   netloop knows exactly what is queued, so it says so.
+/// - [`uncork`](Socket::uncork) sends on the next tick rather than inside
+///   the call, so `drain` is never emitted from inside the caller's code.
+/// - A socket that never connected reports
+///   [`ReadyState::Closed`](crate::net::ReadyState::Closed), not Node's
+///   `'open'`: it has no connection to be open.
+/// - [`remote_address`](Socket::remote_address) and friends stay readable
+///   after `close`; Node keeps them only if they were read before.
+/// - Port 0 in `connect` is `Err(ERR_SOCKET_BAD_PORT)` at once: nothing can
+///   listen there, and Node 20 only fails later with `ECONNREFUSED`.
+/// - Event callbacks of Node's methods (`connect(port, host, cb)`,
+///   `end(cb)`, `setTimeout(ms, cb)`) are `once` listeners here:
+///   `.once(Socket::CONNECT, ..)`, `.once(Socket::FINISH, ..)`,
+///   `.once(Socket::TIMEOUT, ..)`.
+///
+/// `docs/node-parity.md` lists every method and property with the test
+/// that compares it with Node.
 #[derive(Clone)]
 pub struct Socket {
     inner: Rc<SocketInner>,
@@ -327,32 +514,48 @@ impl std::fmt::Debug for Socket {
 }
 
 impl Socket {
-    /// Emitted when the connection is established (Node: `'connect'`).
+    /// The connection is established (Node: `'connect'`); once per connect.
     pub const CONNECT: Event<()> = Event::new("connect");
-    /// Emitted right after `connect` (Node: `'ready'`).
+    /// Emitted right after `connect`, even if a `connect` listener destroyed
+    /// the socket (Node: `'ready'`).
     pub const READY: Event<()> = Event::new("ready");
-    /// A chunk of received bytes (Node: `'data'`).
+    /// A chunk of received bytes (Node: `'data'`). Attaching the first listener
+    /// starts reading, unless the socket was paused; bytes that came earlier
+    /// are delivered first.
     pub const DATA: Event<[u8]> = Event::new("data");
-    /// The peer ended its side (Node: `'end'`).
+    /// The peer ended its side: its FIN arrived and every byte before it was
+    /// delivered (Node: `'end'`). At most once.
     pub const END: Event<()> = Event::new("end");
-    /// Our side ended and every write reached the kernel (Node: `'finish'`).
+    /// Our side ended: our FIN was sent after every queued write, and every
+    /// write callback has run (Node: `'finish'`). At most once.
     pub const FINISH: Event<()> = Event::new("finish");
-    /// The write queue emptied after `write()` returned false (Node: `'drain'`).
+    /// The write queue emptied after `write()` returned `false` (Node:
+    /// `'drain'`); once per run of `false` writes.
     pub const DRAIN: Event<()> = Event::new("drain");
-    /// The idle timeout passed (Node: `'timeout'`); the socket stays open.
+    /// The idle timeout set by [`set_timeout`](Socket::set_timeout) passed
+    /// (Node: `'timeout'`); the socket stays open.
     pub const TIMEOUT: Event<()> = Event::new("timeout");
     /// The socket is closed; the payload is `had_error` (Node: `'close'`).
+    /// Always the last event, exactly once per connection.
     pub const CLOSE: Event<bool> = Event::new("close");
-    /// A failure; `close(true)` follows (Node: `'error'`).
+    /// A failure (Node: `'error'`); at most once, and `close(true)` follows.
+    /// With no listener, the error ends [`run`](crate::run).
     pub const ERROR: Event<Error> = Event::new("error");
-    /// A host name was looked up (Node: `'lookup'`).
+    /// A host name was looked up (Node: `'lookup'`): once per address used
+    /// (every address when happy eyeballs may run), or once with the lookup
+    /// error. Never for an IP literal.
     pub const LOOKUP: Event<LookupInfo> = Event::new("lookup");
-    /// A happy-eyeballs attempt started (Node: `'connectionAttempt'`).
+    /// A connection attempt to one address started (Node:
+    /// `'connectionAttempt'`).
     pub const CONNECTION_ATTEMPT: Event<ConnectionAttempt> = Event::new("connectionAttempt");
-    /// A happy-eyeballs attempt failed (Node: `'connectionAttemptFailed'`).
+    /// A connection attempt failed; the payload carries the error (Node:
+    /// `'connectionAttemptFailed'`). Emitted for single-address connects too,
+    /// as in Node 20.20.
     pub const CONNECTION_ATTEMPT_FAILED: Event<ConnectionAttempt> =
         Event::new("connectionAttemptFailed");
-    /// A happy-eyeballs attempt timed out (Node: `'connectionAttemptTimeout'`).
+    /// A happy-eyeballs attempt took longer than
+    /// `auto_select_family_attempt_timeout`; the next address is tried (Node:
+    /// `'connectionAttemptTimeout'`).
     pub const CONNECTION_ATTEMPT_TIMEOUT: Event<ConnectionAttempt> =
         Event::new("connectionAttemptTimeout");
 
@@ -441,14 +644,80 @@ impl Socket {
 
     // ----- connecting ---------------------------------------------------------
 
-    /// Connect to `host:port` (Node: `socket.connect(port, host)`): a lookup
-    /// first unless `host` is an IP literal, then `connect` and `ready`.
-    /// A destroyed socket may connect again; its listeners stay.
+    /// Connect to `host:port` (Node: `socket.connect(port, host)`).
+    ///
+    /// An IP literal is connected to directly; a name is looked up first (on
+    /// the thread pool, as Node's `dns.lookup`), which emits
+    /// [`Socket::LOOKUP`], and with several addresses happy eyeballs tries them
+    /// in turn ([`ConnectOptions::auto_select_family`]). `connect` and `ready`
+    /// follow; everything starts on a later tick, so listeners added after this
+    /// call see every event. Node's `connect(port, host, listener)` is
+    /// `.once(Socket::CONNECT, listener)`. A destroyed socket may connect again;
+    /// its listeners stay.
     ///
     /// # Errors
     ///
-    /// `ERR_SOCKET_BAD_PORT` for port 0, `ERR_SOCKET_CONNECTING` while a
-    /// connect is in progress. Everything else is an `error` event.
+    /// At once: `ERR_SOCKET_BAD_PORT` for port 0, `ERR_SOCKET_CONNECTING` while
+    /// a connect is in progress. Everything else is an `error` event followed by
+    /// `close(true)`: `ECONNREFUSED`, `ENOTFOUND`/`EAI_AGAIN` (lookup),
+    /// `ECONNRESET`; when happy eyeballs runs out of addresses, one error
+    /// whose [`errors()`](Error::errors) are every attempt's (`ETIMEDOUT`
+    /// for one that timed out) and whose code is the first one's.
+    ///
+    /// # Panics
+    ///
+    /// When `host` is a name and no loop runs on this thread (a socket kept
+    /// after [`run`](crate::run) returned): there is no pool to look it up on.
+    ///
+    /// # Examples
+    ///
+    /// The address getters, `ready_state()`, `connecting()` and `pending()`
+    /// through a connect:
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::net::IpAddr;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Family, ReadyState, Socket};
+    ///
+    /// let connected = Rc::new(Cell::new(0));
+    /// let count = Rc::clone(&connected);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         sock.end();
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///     let loopback: IpAddr = "127.0.0.1".parse().expect("an IP literal");
+    ///
+    ///     let client = Socket::new();
+    ///     assert_eq!(client.ready_state(), ReadyState::Closed);
+    ///     client.connect(port, "127.0.0.1")?;
+    ///     assert!(client.connecting() && client.pending());
+    ///     assert_eq!(client.ready_state(), ReadyState::Opening);
+    ///     assert_eq!(client.remote_address(), None); // known once connected
+    ///
+    ///     // A second connect while connecting is refused at once.
+    ///     let err = client.connect(port, "127.0.0.1").expect_err("already connecting");
+    ///     assert_eq!(err.code().as_str(), "ERR_SOCKET_CONNECTING");
+    ///
+    ///     client.once(Socket::CONNECT, move |c, _| {
+    ///         assert!(!c.connecting() && !c.pending());
+    ///         assert_eq!(c.ready_state(), ReadyState::Open);
+    ///         assert_eq!(c.remote_address(), Some(loopback));
+    ///         assert_eq!(c.remote_port(), Some(port));
+    ///         assert_eq!(c.remote_family(), Some(Family::IPv4));
+    ///         assert_eq!(c.local_address(), Some(loopback));
+    ///         assert_eq!(c.local_family(), Some(Family::IPv4));
+    ///         assert_eq!(c.address().map(|a| a.port()), c.local_port()); // ephemeral
+    ///         count.set(count.get() + 1);
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(connected.get(), 1);
+    /// ```
     pub fn connect(&self, port: u16, host: &str) -> Result<&Socket> {
         self.connect_with(ConnectOptions {
             port,
@@ -457,11 +726,15 @@ impl Socket {
         })
     }
 
-    /// Connect to a Unix socket (Node: `socket.connect(path)`).
+    /// Connect to a Unix socket (Node: `socket.connect(path)`). On Linux a
+    /// path starting with `\0` names an abstract socket. See
+    /// [`Server::listen_path`](crate::net::Server::listen_path) for an example.
     ///
     /// # Errors
     ///
-    /// `ERR_SOCKET_CONNECTING` while a connect is in progress.
+    /// At once: `ERR_SOCKET_CONNECTING` while a connect is in progress. As an
+    /// `error` event: `ENOENT` (`connect ENOENT <path>`: nothing there),
+    /// `ECONNREFUSED` (a socket file nobody listens on), `EACCES`.
     pub fn connect_path(&self, path: impl AsRef<Path>) -> Result<&Socket> {
         self.connect_with(ConnectOptions {
             path: Some(path.as_ref().to_path_buf()),
@@ -469,13 +742,77 @@ impl Socket {
         })
     }
 
-    /// Connect with options (Node: `socket.connect(options)`).
+    /// Connect with options (Node: `socket.connect(options)`): a Unix `path`,
+    /// or `port` and `host` with a local address, family, timeout, socket
+    /// options, happy-eyeballs settings, a [`BlockList`] or a custom
+    /// [`Lookup`](crate::net::Lookup). See [`ConnectOptions`].
     ///
     /// # Errors
     ///
-    /// `ERR_SOCKET_BAD_PORT`, `ERR_INVALID_IP_ADDRESS` (bad
-    /// `local_address`), `ERR_INVALID_ARG_VALUE` (bad `family`),
-    /// `ERR_SOCKET_CONNECTING`.
+    /// At once: `ERR_SOCKET_BAD_PORT` (port 0 without a `path`),
+    /// `ERR_INVALID_IP_ADDRESS` (a `local_address` that is not an IP literal),
+    /// `ERR_INVALID_ARG_VALUE` (a `family` other than 0, 4 or 6),
+    /// `ERR_SOCKET_CONNECTING`. As events, the errors of
+    /// [`connect`](Socket::connect) and [`connect_path`](Socket::connect_path),
+    /// plus `EADDRINUSE` (`bind EADDRINUSE ...`) for a `local_port` in use and
+    /// `ERR_IP_BLOCKED` for an address on the `block_list`.
+    ///
+    /// # Panics
+    ///
+    /// As [`connect`](Socket::connect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use netloop::net::{self, ConnectOptions, Socket};
+    ///
+    /// let checked = Rc::new(Cell::new(0));
+    /// let count = Rc::clone(&checked);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         sock.end();
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     // Invalid options fail at once.
+    ///     let unused = Socket::new();
+    ///     let bad = unused.connect_with(ConnectOptions {
+    ///         port,
+    ///         family: 5,
+    ///         ..ConnectOptions::default()
+    ///     });
+    ///     let err = bad.expect_err("family 5 does not exist");
+    ///     assert_eq!(err.code().as_str(), "ERR_INVALID_ARG_VALUE");
+    ///     assert_eq!(
+    ///         err.to_string(),
+    ///         "The property 'options.family' must be one of: 0, 4, 6. Received 5"
+    ///     );
+    ///
+    ///     let client = net::connect_with(ConnectOptions {
+    ///         port,
+    ///         host: Some("127.0.0.1".into()),
+    ///         local_address: Some("127.0.0.1".into()),
+    ///         no_delay: true,
+    ///         keep_alive: true,
+    ///         timeout: Some(Duration::from_secs(10)),
+    ///         ..ConnectOptions::default()
+    ///     })?;
+    ///     assert_eq!(client.timeout(), Some(Duration::from_secs(10)));
+    ///     client.once(Socket::CONNECT, move |c, _| {
+    ///         assert_eq!(c.no_delay(), Some(true));
+    ///         assert_eq!(c.keep_alive(), Some(true));
+    ///         count.set(count.get() + 1);
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(checked.get(), 1);
+    /// ```
     pub fn connect_with(&self, opts: ConnectOptions) -> Result<&Socket> {
         let (local_address, local_port) = self.validate_connect(&opts)?;
         let inner = &self.inner;
@@ -612,16 +949,121 @@ impl Socket {
 
     // ----- writing ------------------------------------------------------------
 
-    /// Write bytes (Node: `socket.write(data)`). Returns false once the
-    /// bytes waiting for the kernel reach the high-water mark; wait for
-    /// [`Socket::DRAIN`] before writing more.
+    /// Write bytes (Node: `socket.write(data)`); `&str` is written as UTF-8.
+    ///
+    /// The bytes go to the kernel at once if nothing is queued; what it does
+    /// not take is queued, in order. Returns `false` once the queued bytes
+    /// ([`writable_length`](Socket::writable_length)) reach the high-water mark:
+    /// stop writing and wait for [`Socket::DRAIN`]. Nothing is lost either way.
+    /// While connecting, writes are queued and leave in one `writev` once
+    /// connected. [`bytes_written`](Socket::bytes_written) counts every byte
+    /// accepted here.
+    ///
+    /// # Errors
+    ///
+    /// Nothing is returned; a write that cannot be made returns `false` and
+    /// destroys the socket with an `error` event on a later tick:
+    /// `ERR_STREAM_WRITE_AFTER_END` after our own `end()`, `EPIPE` after the
+    /// peer's FIN (unless half-open), `ERR_SOCKET_CLOSED` on a socket that never
+    /// connected, the `write` syscall's error (`EPIPE`, `ECONNRESET`). On a
+    /// destroyed socket it only returns `false`. Use
+    /// [`write_with`](Socket::write_with) to hear about one write's fate.
+    ///
+    /// # Examples
+    ///
+    /// Backpressure: 64 KiB written while connecting is over the 16 KiB mark,
+    /// so `write` says `false` and `drain` follows once all of it left.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let received = Rc::new(Cell::new(0));
+    /// let drains = Rc::new(Cell::new(0));
+    /// let (total, drained) = (Rc::clone(&received), Rc::clone(&drains));
+    /// netloop::run(move || {
+    ///     let server = net::create_server(move |server, sock: &Socket| {
+    ///         let total = Rc::clone(&total);
+    ///         sock.on(Socket::DATA, move |_, chunk| total.set(total.get() + chunk.len()));
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     assert!(!client.write(vec![b'x'; 64 * 1024]));
+    ///     assert_eq!(client.writable_length(), 64 * 1024);
+    ///     client.on(Socket::DRAIN, move |c, _| {
+    ///         drained.set(drained.get() + 1);
+    ///         assert_eq!(c.writable_length(), 0);
+    ///         assert_eq!(c.bytes_written(), 64 * 1024);
+    ///         c.end();
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(drains.get(), 1);
+    /// assert_eq!(received.get(), 64 * 1024);
+    /// ```
     pub fn write(&self, data: impl AsRef<[u8]>) -> bool {
         self.inner.write(data.as_ref(), None)
     }
 
-    /// Write and call `f` once the bytes reached the kernel, or with the
-    /// error if the socket failed first (Node: `socket.write(data, cb)`).
-    /// `f` always runs on a later loop phase, never inside this call.
+    /// Write and call `f` once the bytes reached the kernel, or with the error
+    /// if the socket failed first (Node: `socket.write(data, cb)`).
+    ///
+    /// `f` always runs on a later loop phase (write completions run in the
+    /// pending phase), never inside this call, and always before `finish`. It
+    /// runs even if every other handle to the socket was dropped. Returns as
+    /// [`write`](Socket::write).
+    ///
+    /// # Errors
+    ///
+    /// Passed to `f`, never returned: `ERR_SOCKET_CLOSED_BEFORE_CONNECTION` if
+    /// the socket was destroyed while connecting, `ERR_STREAM_DESTROYED` after
+    /// `destroy()`, the error the socket died of otherwise, and the errors
+    /// listed under [`write`](Socket::write).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let events = Rc::clone(&log);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         sock.on(Socket::DATA, |_, _| {});
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.on(Socket::CONNECT, move |c, _| {
+    ///         let log = Rc::clone(&events);
+    ///         c.write_with("hello", move |c, err| {
+    ///             log.borrow_mut().push(format!("written, error: {:?}", err.map(|e| e.code())));
+    ///             c.destroy();
+    ///             let log = Rc::clone(&log);
+    ///             c.write_with("too late", move |_, err| {
+    ///                 let code = err.map(|e| e.code().as_str()).unwrap_or("none");
+    ///                 log.borrow_mut().push(format!("late write: {code}"));
+    ///             });
+    ///         });
+    ///         events.borrow_mut().push("write returned".to_string());
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(
+    ///     *log.borrow(),
+    ///     ["write returned", "written, error: None", "late write: ERR_STREAM_DESTROYED"]
+    /// );
+    /// ```
     pub fn write_with(
         &self,
         data: impl AsRef<[u8]>,
@@ -637,15 +1079,75 @@ impl Socket {
         self.inner.write(data.as_ref(), Some(cb))
     }
 
-    /// End our side: FIN after the queued writes (Node: `socket.end()`).
-    /// With `allow_half_open` off (the default) the socket closes once the
-    /// peer ends too.
+    /// End our side (Node: `socket.end()`): our FIN goes out once the queued
+    /// writes have, then `finish`. A connected socket is then
+    /// [`ReadOnly`](crate::net::ReadyState::ReadOnly) and keeps reading until
+    /// the peer ends too; with `allow_half_open` off (the default) a peer that
+    /// ends first makes the socket call this itself. Node's `end(cb)` is
+    /// `.once(Socket::FINISH, cb)`. Called before or during `connect`, the
+    /// FIN follows as soon as the connection is up (and its queued writes
+    /// are out), as in Node. Calling it again does nothing.
+    ///
+    /// # Examples
+    ///
+    /// A half-open server answers after the client's FIN:
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, ServerOptions, Socket};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let events = Rc::clone(&log);
+    /// netloop::run(move || {
+    ///     let half_open = ServerOptions { allow_half_open: true, ..ServerOptions::default() };
+    ///     let on_server = Rc::clone(&events);
+    ///     let server = net::create_server_with(half_open, move |server, sock: &Socket| {
+    ///         let log = Rc::clone(&on_server);
+    ///         sock.on(Socket::DATA, |_, _| {});
+    ///         sock.on(Socket::END, move |s, _| {
+    ///             log.borrow_mut().push(format!("server end: {}", s.ready_state()));
+    ///             s.end_with("bye"); // still writable: half-open
+    ///         });
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.end_with("hi");
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::FINISH, move |c, _| {
+    ///         log.borrow_mut().push(format!("client finish: {}", c.ready_state()));
+    ///     });
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::DATA, move |_, data| {
+    ///         log.borrow_mut().push(format!("client data: {}", String::from_utf8_lossy(data)));
+    ///     });
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::CLOSE, move |c, _| {
+    ///         log.borrow_mut().push(format!("client close: {}", c.ready_state()));
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(
+    ///     *log.borrow(),
+    ///     [
+    ///         "client finish: readOnly",
+    ///         "server end: writeOnly",
+    ///         "client data: bye",
+    ///         "client close: closed",
+    ///     ]
+    /// );
+    /// ```
     pub fn end(&self) -> &Socket {
         self.inner.end();
         self
     }
 
-    /// Write `data`, then end (Node: `socket.end(data)`).
+    /// Write `data`, then [`end`](Socket::end) (Node: `socket.end(data)`).
+    /// After `end()` the data is not written.
     pub fn end_with(&self, data: impl AsRef<[u8]>) -> &Socket {
         if !self.inner.st.borrow().ended {
             self.write(data);
@@ -653,22 +1155,70 @@ impl Socket {
         self.end()
     }
 
-    /// Close now, dropping queued writes (Node: `socket.destroy()`).
-    /// Idempotent; `close(false)` follows.
+    /// Close now (Node: `socket.destroy()`): the fd is closed at once, queued
+    /// writes are dropped (their callbacks get `ERR_STREAM_DESTROYED`, or
+    /// `ERR_SOCKET_CLOSED_BEFORE_CONNECTION` while connecting), and
+    /// `close(false)` follows in the close phase. Calling it again does
+    /// nothing. See [`destroy_with`](Socket::destroy_with) for an example.
     pub fn destroy(&self) -> &Socket {
         self.inner.destroy(None);
         self
     }
 
-    /// Close with an error: `error` then `close(true)` (Node:
-    /// `socket.destroy(err)`).
+    /// Close now with an error (Node: `socket.destroy(err)`): as
+    /// [`destroy`](Socket::destroy), then `error` with `err` on the next tick,
+    /// the callbacks of dropped writes, and `close(true)`. With no `error`
+    /// listener, `err` ends [`run`](crate::run).
+    ///
+    /// # Examples
+    ///
+    /// Destroyed while connecting: the queued write never leaves.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    /// use netloop::{Error, ErrorCode};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let events = Rc::clone(&log);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|_, _| {});
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///     server.close();
+    ///
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     let log = Rc::clone(&events);
+    ///     client.write_with("never sent", move |_, err| {
+    ///         let code = err.map(|e| e.code().as_str()).unwrap_or("none");
+    ///         log.borrow_mut().push(format!("write: {code}"));
+    ///     });
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::ERROR, move |_, err| log.borrow_mut().push(format!("error: {err}")));
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::CLOSE, move |_, had_error| {
+    ///         log.borrow_mut().push(format!("close: {had_error}"));
+    ///     });
+    ///     client.destroy_with(Error::new(ErrorCode::ECONNABORTED, "gave up"));
+    ///     assert!(client.destroyed());
+    ///     client.destroy(); // already destroyed: nothing happens
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(
+    ///     *log.borrow(),
+    ///     ["error: gave up", "write: ERR_SOCKET_CLOSED_BEFORE_CONNECTION", "close: true"]
+    /// );
+    /// ```
     pub fn destroy_with(&self, err: Error) -> &Socket {
         self.inner.destroy(Some(err));
         self
     }
 
-    /// End, then destroy once the writes are flushed (Node:
-    /// `socket.destroySoon()`).
+    /// End, then destroy once the queued writes and the FIN are out (Node:
+    /// `socket.destroySoon()`): unlike [`end`](Socket::end), the socket does
+    /// not wait for the peer's FIN.
     pub fn destroy_soon(&self) -> &Socket {
         let finished = {
             let mut st = self.inner.st.borrow_mut();
@@ -683,7 +1233,47 @@ impl Socket {
     }
 
     /// Close with a TCP RST instead of a FIN (Node:
-    /// `socket.resetAndDestroy()`): the peer sees `ECONNRESET`.
+    /// `socket.resetAndDestroy()`): `SO_LINGER` with a zero timeout, then
+    /// [`destroy`](Socket::destroy). The peer gets `ECONNRESET`; queued writes
+    /// are dropped. While connecting, the reset waits for the connection. On a
+    /// socket that never connected it destroys with `ERR_SOCKET_CLOSED`, as
+    /// Node; on a Unix socket (no RST there) it destroys normally, where Node
+    /// throws `ERR_INVALID_HANDLE_TYPE`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let events = Rc::clone(&log);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         sock.reset_and_destroy();
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.on(Socket::DATA, |_, _| {});
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::ERROR, move |_, err| {
+    ///         // `read ECONNRESET`, or `connect ECONNRESET 127.0.0.1:port` when the
+    ///         // RST arrives with the handshake, as in Node.
+    ///         log.borrow_mut().push(err.code().as_str().to_string());
+    ///     });
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::CLOSE, move |_, had_error| {
+    ///         log.borrow_mut().push(format!("close: {had_error}"));
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*log.borrow(), ["ECONNRESET", "close: true"]);
+    /// ```
     pub fn reset_and_destroy(&self) -> &Socket {
         if self.inner.st.borrow().phase == Phase::Idle {
             // No handle to reset: Node destroys with ERR_SOCKET_CLOSED.
@@ -703,15 +1293,55 @@ impl Socket {
 
     // ----- reading ------------------------------------------------------------
 
-    /// Stop reading (Node: `socket.pause()`). The kernel buffers what
-    /// arrives, so the peer is slowed by real TCP backpressure.
+    /// Stop reading (Node: `socket.pause()`). Nothing more is read until
+    /// [`resume`](Socket::resume); what arrives meanwhile waits in the kernel,
+    /// so the peer is slowed down by real TCP backpressure. Attaching a `data`
+    /// listener does not resume a socket paused this way. Node reads on into
+    /// its own buffer up to the high-water mark; netloop stops at once.
+    ///
+    /// # Examples
+    ///
+    /// A server created with `pause_on_connect` reads nothing until it resumes:
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, ServerOptions, Socket};
+    /// use netloop::timers::set_immediate;
+    ///
+    /// let received = Rc::new(RefCell::new(Vec::new()));
+    /// let sink = Rc::clone(&received);
+    /// netloop::run(move || {
+    ///     let paused = ServerOptions { pause_on_connect: true, ..ServerOptions::default() };
+    ///     let server = net::create_server_with(paused, move |server, sock: &Socket| {
+    ///         let sink = Rc::clone(&sink);
+    ///         sock.on(Socket::DATA, move |_, data| sink.borrow_mut().extend_from_slice(data));
+    ///         assert!(sock.is_paused()); // the listener did not start the flow
+    ///         let sock = sock.clone();
+    ///         set_immediate(move || {
+    ///             assert_eq!(sock.bytes_read(), 0);
+    ///             sock.resume();
+    ///         });
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///     net::connect(port, "127.0.0.1")?.end_with("hello");
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*received.borrow(), b"hello");
+    /// ```
     pub fn pause(&self) -> &Socket {
         self.inner.st.borrow_mut().flowing = Some(false);
         self
     }
 
-    /// Start reading again, delivering buffered bytes first (Node:
-    /// `socket.resume()`). Delivery happens on the next tick.
+    /// Start reading again (Node: `socket.resume()`). Bytes buffered while
+    /// paused are delivered first, on the next tick, never inside this call.
+    /// Node's `resume()` with no `data` listener reads and throws the bytes
+    /// away; netloop keeps them until a listener is attached. See
+    /// [`pause`](Socket::pause) for an example.
     pub fn resume(&self) -> &Socket {
         {
             let mut st = self.inner.st.borrow_mut();
@@ -725,16 +1355,53 @@ impl Socket {
         self
     }
 
-    /// Hold writes in the socket until [`uncork`](Socket::uncork), so
-    /// several small writes leave in one `writev` (Node: `socket.cork()`).
-    /// Calls nest; `end()` uncorks fully.
+    /// Hold writes in the socket until [`uncork`](Socket::uncork), so several
+    /// small writes leave in one `writev` (Node: `socket.cork()`). Calls nest;
+    /// `end()` uncorks fully. Held bytes count in
+    /// [`writable_length`](Socket::writable_length).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let received = Rc::new(RefCell::new(Vec::new()));
+    /// let sink = Rc::clone(&received);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(move |server, sock: &Socket| {
+    ///         let sink = Rc::clone(&sink);
+    ///         sock.on(Socket::DATA, move |_, data| sink.borrow_mut().extend_from_slice(data));
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.once(Socket::CONNECT, |c, _| {
+    ///         c.cork();
+    ///         c.write("HTTP/1.1 200 OK\r\n");
+    ///         c.write("\r\n");
+    ///         assert_eq!(c.writable_corked(), 1);
+    ///         assert_eq!(c.writable_length(), 19); // held, not sent
+    ///         c.uncork(); // both leave together on the next tick
+    ///         c.end();
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*received.borrow(), b"HTTP/1.1 200 OK\r\n\r\n");
+    /// ```
     pub fn cork(&self) -> &Socket {
         self.inner.st.borrow_mut().corked += 1;
         self
     }
 
-    /// Undo one [`cork`](Socket::cork); the last one sends the held writes
-    /// on the next tick (Node: `socket.uncork()`, which sends at once).
+    /// Undo one [`cork`](Socket::cork); the last one sends the held writes on
+    /// the next tick (Node: `socket.uncork()`, which sends at once: netloop
+    /// waits so that `drain` is never emitted from inside this call). Extra
+    /// calls do nothing.
     pub fn uncork(&self) -> &Socket {
         let flush = {
             let mut st = self.inner.st.borrow_mut();
@@ -750,37 +1417,126 @@ impl Socket {
         self
     }
 
-    /// How many `cork()` calls are not yet undone (Node:
+    /// How many [`cork`](Socket::cork) calls are not yet undone (Node:
     /// `socket.writableCorked`).
     pub fn writable_corked(&self) -> u32 {
         self.inner.st.borrow().corked
     }
 
-    /// The write high-water mark (Node: `socket.writableHighWaterMark`).
+    /// The write high-water mark, 16 KiB unless set with `high_water_mark`
+    /// (Node: `socket.writableHighWaterMark`). It is also the limit of bytes
+    /// kept for a paused socket or one without a `data` listener.
     pub fn writable_high_water_mark(&self) -> usize {
         self.inner.st.borrow().hwm
     }
 
-    /// The idle timeout set by [`set_timeout`](Socket::set_timeout), if
-    /// any (Node: `socket.timeout`).
+    /// The idle timeout set by [`set_timeout`](Socket::set_timeout), if any
+    /// (Node: `socket.timeout`, `undefined` where this is `None`).
     pub fn timeout(&self) -> Option<Duration> {
         self.inner.st.borrow().timeout_after
     }
 
-    /// Node: `socket.isPaused()`.
+    /// True after [`pause`](Socket::pause) (or `pause_on_connect`) until
+    /// [`resume`](Socket::resume) (Node: `socket.isPaused()`).
     pub fn is_paused(&self) -> bool {
         self.inner.st.borrow().flowing == Some(false)
     }
 
-    /// Choose how `data` chunks are cut (Node: `socket.setEncoding`).
+    /// Choose how `data` chunks are cut and shaped (Node:
+    /// `socket.setEncoding(encoding)`); `None` goes back to raw bytes.
+    ///
+    /// [`Encoding::Utf8`] ends every chunk on a character boundary (a character
+    /// split across two reads arrives whole with the second), so each chunk is
+    /// valid UTF-8 if the peer sent UTF-8; [`Encoding::Hex`] delivers each chunk
+    /// as lowercase hex text. Payloads stay `&[u8]` either way. Node's other
+    /// encodings are not provided: decode bytes with the crate of your choice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Encoding, Socket};
+    ///
+    /// let received = Rc::new(RefCell::new(String::new()));
+    /// let sink = Rc::clone(&received);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(move |server, sock: &Socket| {
+    ///         let sink = Rc::clone(&sink);
+    ///         sock.set_encoding(Some(Encoding::Hex));
+    ///         sock.on(Socket::DATA, move |_, hex| {
+    ///             sink.borrow_mut().push_str(std::str::from_utf8(hex).expect("hex is ASCII"));
+    ///         });
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///     net::connect(port, "127.0.0.1")?.end_with([0xde, 0xad, 0xbe, 0xef]);
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*received.borrow(), "deadbeef");
+    /// ```
     pub fn set_encoding(&self, encoding: Option<Encoding>) -> &Socket {
         self.inner.st.borrow_mut().encoding = encoding;
         self
     }
 
-    /// Forward everything read to `dest`, pausing while `dest` is full and
-    /// ending `dest` on `end` (Node: `socket.pipe(dest)`). Piping a socket
-    /// into itself makes an echo.
+    /// Forward everything read to `dest` (Node: `socket.pipe(dest)`): pause
+    /// this socket while `dest.write()` says `false`, resume it on `dest`'s
+    /// `drain`, and end `dest` on `end`. Piping a socket into itself makes an
+    /// echo server. The pipe lasts until either socket closes (there is no
+    /// `unpipe`); it holds neither socket alive.
+    ///
+    /// # Examples
+    ///
+    /// A proxy: each client connection is piped to a new connection to an
+    /// upstream echo server, and back. The proxy is half-open: the client's
+    /// FIN travels on upstream, and the proxy side keeps writing until the
+    /// reply has come back and upstream ended too (without `allow_half_open`
+    /// it would end its side at once and cut the reply off, as in Node).
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Server, ServerOptions, Socket};
+    ///
+    /// let reply = Rc::new(RefCell::new(Vec::new()));
+    /// let sink = Rc::clone(&reply);
+    /// netloop::run(move || {
+    ///     let upstream = net::create_server(|_, sock: &Socket| {
+    ///         sock.pipe(sock);
+    ///     });
+    ///     upstream.listen(0, "127.0.0.1")?;
+    ///     let upstream_port = upstream.address().expect("bound at once").port();
+    ///
+    ///     let half_open = ServerOptions { allow_half_open: true, ..ServerOptions::default() };
+    ///     let proxy = net::create_server_with(half_open, move |proxy: &Server, client: &Socket| {
+    ///         match net::connect(upstream_port, "127.0.0.1") {
+    ///             Ok(back) => {
+    ///                 client.pipe(&back);
+    ///                 back.pipe(client);
+    ///             }
+    ///             Err(_) => {
+    ///                 client.destroy();
+    ///             }
+    ///         }
+    ///         proxy.close();
+    ///     });
+    ///     proxy.listen(0, "127.0.0.1")?;
+    ///     let proxy_port = proxy.address().expect("bound at once").port();
+    ///
+    ///     let client = net::connect(proxy_port, "127.0.0.1")?;
+    ///     client.end_with("through the proxy");
+    ///     client.on(Socket::DATA, move |_, data| sink.borrow_mut().extend_from_slice(data));
+    ///     client.on(Socket::CLOSE, move |_, _| {
+    ///         upstream.close();
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*reply.borrow(), b"through the proxy");
+    /// ```
     pub fn pipe(&self, dest: &Socket) -> &Socket {
         if self == dest {
             // An echo. The same three listeners, but each reaches the
@@ -831,8 +1587,51 @@ impl Socket {
     // ----- options --------------------------------------------------------------
 
     /// Emit [`Socket::TIMEOUT`] after `d` without reads or writes (Node:
-    /// `socket.setTimeout(ms)`). `Duration::ZERO` turns it off. The socket
-    /// is not closed; the timer never keeps the loop alive.
+    /// `socket.setTimeout(ms)`); `Duration::ZERO` turns it off.
+    ///
+    /// Every read and write re-arms the timer, and it fires once per idle
+    /// period. The socket is not closed: `timeout` is a notification, and what
+    /// to do (usually [`destroy`](Socket::destroy) or [`end`](Socket::end)) is
+    /// yours. The timer never keeps the loop alive. It also runs while
+    /// connecting, which makes it a connect timeout. On a destroyed socket
+    /// the call does nothing. Node's `setTimeout(ms, cb)` is
+    /// `.once(Socket::TIMEOUT, cb)`.
+    ///
+    /// # Examples
+    ///
+    /// A client gives up on a server that never says anything:
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let events = Rc::clone(&log);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, _silent: &Socket| {
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.set_timeout(Duration::from_millis(20));
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::TIMEOUT, move |c, _| {
+    ///         log.borrow_mut().push(format!("timeout after {:?}", c.timeout()));
+    ///         c.destroy();
+    ///     });
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::CLOSE, move |_, had_error| {
+    ///         log.borrow_mut().push(format!("close: {had_error}"));
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*log.borrow(), ["timeout after Some(20ms)", "close: false"]);
+    /// ```
     pub fn set_timeout(&self, d: Duration) -> &Socket {
         if self.inner.st.borrow().destroyed {
             // Node's `setStreamTimeout` ignores a destroyed socket.
@@ -880,8 +1679,12 @@ impl Socket {
         self
     }
 
-    /// `TCP_NODELAY`: turn Nagle's algorithm off (Node:
-    /// `socket.setNoDelay`). Nagle is on by default, as in Node.
+    /// Set `TCP_NODELAY`: `true` turns Nagle's algorithm off, so small writes
+    /// leave at once (Node: `socket.setNoDelay(noDelay)`). Nagle is on by
+    /// default, as in Node. Before connecting, the value is remembered and
+    /// applied once connected; on a Unix socket it does nothing. A failure is
+    /// ignored, as in Node. See [`connect_with`](Socket::connect_with) for an
+    /// example with the [`no_delay`](Socket::no_delay) getter.
     pub fn set_no_delay(&self, no_delay: bool) -> &Socket {
         let mut st = self.inner.st.borrow_mut();
         // Remembered as Node's `kSetNoDelay`: applied again once connected,
@@ -895,8 +1698,10 @@ impl Socket {
         self
     }
 
-    /// `SO_KEEPALIVE` with an idle time before the first probe (Node:
-    /// `socket.setKeepAlive(enable, initialDelay)`).
+    /// Set `SO_KEEPALIVE`, with the idle time before the first probe (Node:
+    /// `socket.setKeepAlive(enable, initialDelay)`). As libuv 1.46: probes every
+    /// second, 10 of them; a delay under 1 s leaves the idle time unchanged.
+    /// Remembered before connecting, as [`set_no_delay`](Socket::set_no_delay).
     pub fn set_keep_alive(&self, enable: bool, initial_delay: Duration) -> &Socket {
         let mut st = self.inner.st.borrow_mut();
         // Remembered as Node's `kSetKeepAlive`, for the connected fd.
@@ -922,8 +1727,7 @@ impl Socket {
     }
 
     /// Whether `SO_KEEPALIVE` is on, read from the connection (Node has no
-    /// getter). `None` before connecting, after closing, and for Unix
-    /// sockets.
+    /// getter). `None` before connecting, after closing, and for Unix sockets.
     pub fn keep_alive(&self) -> Option<bool> {
         self.inner
             .st
@@ -935,59 +1739,73 @@ impl Socket {
 
     // ----- properties -------------------------------------------------------------
 
-    /// The local address (Node: `socket.address()`); `None` before
-    /// connecting and after close.
+    /// Our end's address and port (Node: `socket.address()`); `None` before
+    /// connecting, after close, and for Unix sockets (Node returns `{}`). See
+    /// [`connect`](Socket::connect) for an example of every address getter.
     pub fn address(&self) -> Option<SocketAddr> {
         self.inner.local()
     }
 
-    /// Node: `socket.remoteAddress`; still readable after close.
+    /// The peer's IP address (Node: `socket.remoteAddress`). `None` while
+    /// connecting and for Unix sockets; unlike Node, still readable after
+    /// `close`.
     pub fn remote_address(&self) -> Option<IpAddr> {
         self.inner.st.borrow().remote.map(|a| a.ip())
     }
 
-    /// Node: `socket.remotePort`.
+    /// The peer's port (Node: `socket.remotePort`), as
+    /// [`remote_address`](Socket::remote_address).
     pub fn remote_port(&self) -> Option<u16> {
         self.inner.st.borrow().remote.map(|a| a.port())
     }
 
-    /// Node: `socket.remoteFamily`.
+    /// The peer's address family (Node: `socket.remoteFamily`), as
+    /// [`remote_address`](Socket::remote_address).
     pub fn remote_family(&self) -> Option<Family> {
         self.inner.st.borrow().remote.map(|a| Family::of(&a.ip()))
     }
 
-    /// Node: `socket.localAddress`.
+    /// Our IP address (Node: `socket.localAddress`); `None` before connecting,
+    /// after close, and for Unix sockets.
     pub fn local_address(&self) -> Option<IpAddr> {
         self.inner.local().map(|a| a.ip())
     }
 
-    /// Node: `socket.localPort`.
+    /// Our port (Node: `socket.localPort`), as
+    /// [`local_address`](Socket::local_address).
     pub fn local_port(&self) -> Option<u16> {
         self.inner.local().map(|a| a.port())
     }
 
-    /// Node: `socket.localFamily`.
+    /// Our address family (Node: `socket.localFamily`), as
+    /// [`local_address`](Socket::local_address).
     pub fn local_family(&self) -> Option<Family> {
         self.inner.local().map(|a| Family::of(&a.ip()))
     }
 
-    /// Bytes received (Node: `socket.bytesRead`).
+    /// Bytes received so far, counted as they are read off the socket, whether
+    /// delivered yet or not (Node: `socket.bytesRead`). See
+    /// [`pause`](Socket::pause) for an example.
     pub fn bytes_read(&self) -> u64 {
         self.inner.st.borrow().bytes_read
     }
 
-    /// Bytes accepted by `write` (Node: `socket.bytesWritten`).
+    /// Bytes accepted by `write` so far, queued ones included (Node:
+    /// `socket.bytesWritten`). See [`write`](Socket::write) for an example.
     pub fn bytes_written(&self) -> u64 {
         self.inner.st.borrow().bytes_written
     }
 
-    /// Bytes written but not yet handed to the kernel (Node:
-    /// `socket.writableLength`).
+    /// Bytes written but not yet handed to the kernel, including writes held
+    /// while connecting or corked (Node: `socket.writableLength`, and the
+    /// deprecated `bufferSize`). 0 after close. See [`write`](Socket::write).
     pub fn writable_length(&self) -> usize {
         self.inner.st.borrow().queued_bytes()
     }
 
-    /// Node: `socket.readyState`.
+    /// Which directions are open (Node: `socket.readyState`); see the table in
+    /// the [type documentation](Socket#lifecycle). A socket that never
+    /// connected is `Closed`, where Node says `'open'`.
     pub fn ready_state(&self) -> ReadyState {
         let st = self.inner.st.borrow();
         match st.phase {
@@ -1014,38 +1832,80 @@ impl Socket {
         self.inner.st.borrow().attempted.clone()
     }
 
-    /// True while connecting (Node: `socket.connecting`).
+    /// True while looking up or connecting (Node: `socket.connecting`).
     pub fn connecting(&self) -> bool {
         self.inner.st.borrow().phase == Phase::Connecting
     }
 
-    /// True until connected (Node: `socket.pending`).
+    /// True while not connected: before `connect`, while connecting, and after
+    /// close (Node: `socket.pending`).
     pub fn pending(&self) -> bool {
         self.inner.st.borrow().phase != Phase::Open
     }
 
-    /// Node: `socket.destroyed`.
+    /// True once destroyed (Node: `socket.destroyed`); `connect` clears it.
     pub fn destroyed(&self) -> bool {
         self.inner.st.borrow().destroyed
     }
 
-    /// The Unix socket path connected to, if any.
+    /// The Unix socket path given to [`connect_path`](Socket::connect_path),
+    /// if any (Node keeps it internally; it has no public getter).
     pub fn path(&self) -> Option<PathBuf> {
         self.inner.st.borrow().unix_path.clone()
     }
 
     /// Let the loop end while this socket is open (Node: `socket.unref()`).
+    /// The socket keeps working while something else keeps the loop alive. A
+    /// connect in progress still finishes first, as libuv counts the connect
+    /// request on its own (Node defers an early `unref()` to the connect, with
+    /// the same effect).
+    ///
+    /// # Examples
+    ///
+    /// Two idle connected sockets, both unref'd: `run` returns with them still
+    /// open (and closes them on the way out).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let closes = Rc::new(Cell::new(0));
+    /// let connects = Rc::new(Cell::new(0));
+    /// let (closed, connected) = (Rc::clone(&closes), Rc::clone(&connects));
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         sock.unref();
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.unref(); // still connects first
+    ///     assert!(!client.has_ref());
+    ///     client.on(Socket::CONNECT, move |_, _| connected.set(connected.get() + 1));
+    ///     client.on(Socket::CLOSE, move |_, _| closed.set(closed.get() + 1));
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(connects.get(), 1);
+    /// assert_eq!(closes.get(), 0); // never closed while the loop ran
+    /// ```
     pub fn unref(&self) -> &Socket {
         self.set_ref(false)
     }
 
-    /// Node: `socket.ref()` / `unref()`.
+    /// Count this socket, or not, in the loop's alive total (Node:
+    /// `socket.ref()` is `set_ref(true)`, `socket.unref()` is
+    /// `set_ref(false)`). See [`unref`](Socket::unref).
     pub fn set_ref(&self, reffed: bool) -> &Socket {
         self.inner.handle_ref.set_ref(reffed);
         self
     }
 
-    /// True unless unref'd.
+    /// True unless unref'd (Node has no such getter on sockets; its timers
+    /// have `hasRef()`).
     pub fn has_ref(&self) -> bool {
         self.inner.handle_ref.has_ref()
     }
