@@ -17,7 +17,6 @@ pub struct Args {
     #[arg(short = 'l', long)]
     listen: bool,
     /// Host to connect to (or address to listen on).
-    #[arg(default_value = "127.0.0.1")]
     host: String,
     /// Port.
     port: u16,

@@ -111,3 +111,24 @@ fn cli_echo_returns_one_mebibyte_byte_exact() {
     assert_eq!(back.len(), data.len());
     assert!(back == data, "echoed bytes differ");
 }
+
+#[test]
+fn cli_nc_sends_stdin_and_prints_the_reply_then_exits() {
+    let (_echo, _out, port) = start(
+        &["echo", "--host", "127.0.0.1", "--port", "0"],
+        "echo listening on 127.0.0.1:",
+    );
+    let mut nc = Command::new(BIN)
+        .args(["nc", "127.0.0.1", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // End of stdin half-closes the connection; the echo server ends its
+    // side after echoing, and nc exits once the socket closes.
+    nc.stdin.take().unwrap().write_all(b"hello nc\n").unwrap();
+    let out = nc.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"hello nc\n");
+}
