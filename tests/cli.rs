@@ -1,6 +1,7 @@
 //! The command-line tool: the seed's dialogue between `netloop server` and
 //! `netloop client`, the client's failure output, and `netloop echo`.
 
+#[path = "../crates/netloop/tests/util/mod.rs"]
 mod util;
 
 use std::io::{BufRead, BufReader, Read, Write};

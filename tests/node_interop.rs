@@ -5,7 +5,13 @@
 //!
 //! Needs `node` (v20) on PATH; without it every test here fails and says
 //! to install it.
+//!
+//! These tests both spawn processes and run netloop in-process, so each
+//! holds `util::serial()` for its whole run: no child is forked while
+//! another test's sockets close (a forked child keeps a copy of every
+//! descriptor until it execs; see `util`).
 
+#[path = "../crates/netloop/tests/util/mod.rs"]
 mod util;
 
 use std::cell::RefCell;
@@ -16,7 +22,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use netloop::net::{self, ConnectOptions, ServerOptions, Socket};
-use util::{guard, listen_local, pattern, Log};
+use util::{guard, listen_local, pattern, serial, Log};
 
 const NETLOOP: &str = env!("CARGO_BIN_EXE_netloop");
 const MIB: usize = 1024 * 1024;
@@ -155,6 +161,7 @@ fn assert_seed_dialogue(server: &Proc, client: Proc, port: u16, message: &str) {
 
 #[test]
 fn node_client_talks_to_netloop_server() {
+    let _serial = serial();
     node();
     let server = Proc::spawn(NETLOOP, &["server", "--host", "127.0.0.1", "--port", "0"]);
     let port = server.port_from_first_line("Server listening on 127.0.0.1:");
@@ -167,6 +174,7 @@ fn node_client_talks_to_netloop_server() {
 
 #[test]
 fn netloop_client_talks_to_node_server() {
+    let _serial = serial();
     let server = Proc::node("seed_server.js", &["0", "127.0.0.1"]);
     let port = server.port_from_first_line("Server listening on 127.0.0.1:");
     let client = Proc::spawn(
@@ -186,6 +194,7 @@ fn netloop_client_talks_to_node_server() {
 
 #[test]
 fn node_client_gets_one_mebibyte_back_from_netloop_echo() {
+    let _serial = serial();
     node();
     let echo = Proc::spawn(NETLOOP, &["echo", "--host", "127.0.0.1", "--port", "0"]);
     let port = echo.port_from_first_line("echo listening on 127.0.0.1:");
@@ -199,6 +208,7 @@ fn node_client_gets_one_mebibyte_back_from_netloop_echo() {
 
 #[test]
 fn netloop_socket_gets_one_mebibyte_back_from_node_echo() {
+    let _serial = serial();
     let echo = Proc::node("echo_server.js", &["0", "127.0.0.1"]);
     let port = echo.port_from_first_line("echo listening on 127.0.0.1:");
     let data = pattern(MIB);
@@ -239,6 +249,7 @@ fn netloop_socket_gets_one_mebibyte_back_from_node_echo() {
 
 #[test]
 fn half_close_netloop_client_node_server() {
+    let _serial = serial();
     // We send and end; node reads to our FIN, answers on its open side,
     // then ends. The reply must arrive after our `finish`.
     let server = Proc::node("half_close_server.js", &["0", "127.0.0.1"]);
@@ -295,6 +306,7 @@ fn half_close_netloop_client_node_server() {
 
 #[test]
 fn half_close_node_client_netloop_server() {
+    let _serial = serial();
     // Node sends and ends; the netloop server (allow_half_open) reads to the
     // FIN, answers on its open side, then ends. The netloop server runs on
     // its own thread with its own loop while this thread drives node.

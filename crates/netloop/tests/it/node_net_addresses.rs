@@ -12,15 +12,13 @@
 //! `setKeepAlive`/`setNoDelay`; these tests read them back from the
 //! connection with `Socket::keep_alive()` / `Socket::no_delay()`.
 
-mod util;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::util::{guard, ip, Calls, Log};
 use netloop::net::{self, ConnectOptions, Family, ListenOptions, Server, ServerOptions, Socket};
 use netloop::ErrorCode;
-use util::{guard, ip, Calls, Log};
 
 /// `test-net-connect-options-ipv6.js`: connecting to `::1` with
 /// `family: 6`; both ends see IPv6 addresses.

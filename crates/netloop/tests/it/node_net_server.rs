@@ -4,14 +4,12 @@
 //! `test-net-listen-close-server.js`,
 //! `test-net-server-close-before-calling-lookup-callback.js`).
 
-mod util;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::util::{guard, guard_secs, Calls, Log};
 use netloop::net::{self, DropInfo, Family, Server, Socket};
 use netloop::ErrorCode;
-use util::{guard, guard_secs, Calls, Log};
 
 /// `test-net-server-max-connections.js`: 20 connections, made one after
 /// another, to a server limited to 10: the first 10 are served (they get
@@ -421,7 +419,7 @@ fn node_net_server_call_listen_multiple_times() {
 /// server keeps its path.
 #[test]
 fn node_net_server_address_after_close() {
-    let path = util::temp_sock_path("addr-after-close");
+    let path = crate::util::temp_sock_path("addr-after-close");
     netloop::run(|| {
         let tcp = Server::new();
         tcp.listen(0, "127.0.0.1")?;

@@ -8,16 +8,14 @@
 //! error codes, messages, `syscall`/`errno`/`address`/`port`, and exact
 //! callback counts asserted after `netloop::run` returns.
 
-mod util;
-
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::util::{free_port, guard, guard_secs, refused_port, refused_port_v4_v6, Calls, Log};
 use netloop::net::{self, ConnectOptions, ReadyState, Server, Socket};
 use netloop::{Error, ErrorCode};
-use util::{free_port, guard, guard_secs, refused_port, refused_port_v4_v6, Calls, Log};
 
 /// Everything Node puts on a system error, for one comparison.
 fn describe(e: &Error) -> String {

@@ -1,17 +1,15 @@
 //! `Server::listen` and `Server::close`: binding, `listening`, errors, and
 //! when `close` is emitted (orders checked against Node 20).
 
-mod util;
-
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::util::{guard, listen_local, temp_sock_path, Calls, Log};
 use netloop::net::{self, Server, Socket};
 use netloop::timers::set_timeout;
 use netloop::{next_tick, ErrorCode};
-use util::{guard, listen_local, temp_sock_path, Calls, Log};
 
 #[test]
 fn listen_on_an_ip_literal_binds_before_returning_and_emits_listening_later() {

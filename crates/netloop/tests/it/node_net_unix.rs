@@ -10,16 +10,14 @@
 //! Paths live in the temp dir with unique names; abstract names (Linux)
 //! start with a NUL byte and have no file.
 
-mod util;
-
 use std::cell::RefCell;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::util::{guard, temp_sock_path, Calls, Log};
 use netloop::net::{self, ListenOptions, Server, Socket};
-use util::{guard, temp_sock_path, Calls, Log};
 
 /// A unique abstract socket name (Linux): a leading NUL byte, no file.
 fn abstract_name(tag: &str) -> PathBuf {

@@ -5,13 +5,11 @@
 //! tests that listen on every interface (`listen()` with no host) are
 //! left to `listen_port`'s own tests.
 
-mod util;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::util::{guard, has_ipv6, listen_local, Calls, Log};
 use netloop::net::{self, Family, ListenOptions, Server, Socket};
 use netloop::ErrorCode;
-use util::{guard, has_ipv6, listen_local, Calls, Log};
 
 /// test-net-listening: `listening()` is false before `listen`, true once
 /// listening (at once for an IP literal, netloop binding synchronously),

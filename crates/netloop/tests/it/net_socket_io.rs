@@ -3,15 +3,13 @@
 //! counters and `ready_state`. Event orders are Node 20's (checked with
 //! `node`).
 
-mod util;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::util::{guard, listen_local, pattern, Calls, Log};
 use netloop::net::{self, ConnectOptions, ReadyState, Server, ServerOptions, Socket};
 use netloop::timers::{set_immediate, set_interval, Timer};
 use netloop::{next_tick, Error, ErrorCode};
-use util::{guard, listen_local, pattern, Calls, Log};
 
 const HWM: usize = 16 * 1024;
 const MIB: usize = 1024 * 1024;

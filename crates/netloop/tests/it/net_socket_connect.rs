@@ -2,16 +2,14 @@
 //! only, `connect`, `ready`), connection errors, the five-tuple getters and
 //! the state getters.
 
-mod util;
-
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::util::{guard, listen_local, refused_port, Calls, Log};
 use netloop::net::{self, ConnectOptions, Family, ReadyState, Server, Socket};
 use netloop::ErrorCode;
-use util::{guard, listen_local, refused_port, Calls, Log};
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);

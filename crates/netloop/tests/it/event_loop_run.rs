@@ -1,14 +1,12 @@
 //! `netloop::run`: when it returns, what it returns, and the thread pool's
 //! part in keeping it alive.
 
-mod util;
-
 use std::time::Duration;
 
+use crate::util::{guard, refused_port, server_port, Calls, Log};
 use netloop::net::{self, Server, Socket};
 use netloop::timers::{set_immediate, set_timeout};
 use netloop::{dns, next_tick, Error, ErrorCode};
-use util::{guard, pool_threads, refused_port, run_child_test, server_port, Calls, Log};
 
 /// True if something accepts connections on 127.0.0.1:`port` (a port from
 /// [`server_port`], so only the test's own server can be there).
@@ -167,46 +165,4 @@ fn pool_lookup_keeps_the_loop_alive_until_it_completes() {
     })
     .unwrap();
     assert_eq!(log.entries(), ["looked up"]);
-}
-
-/// Run in a child process with `NETLOOP_THREADPOOL_SIZE` set (the pool is
-/// process-wide and started once, so a fresh process is the only way to see
-/// the variable read). Not run on its own: see the test below.
-#[test]
-#[ignore = "run in a child process by threadpool_size_is_read_from_the_environment"]
-fn threadpool_child() {
-    let want: usize = std::env::var("NETLOOP_THREADPOOL_SIZE")
-        .expect("run by threadpool_size_is_read_from_the_environment")
-        .parse()
-        .unwrap();
-    let done = Calls::new();
-    let d = done.clone();
-    netloop::run(move || {
-        let _g = guard("lookups on a small pool");
-        // More lookups than threads: they queue and all complete.
-        for _ in 0..8 {
-            let d = d.clone();
-            dns::lookup("localhost", 0, move |res| {
-                assert!(res.expect("localhost resolves").is_loopback());
-                d.hit();
-            });
-        }
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(done.get(), 8);
-    // A pool thread names itself when it first runs, and one may not have
-    // run yet if the others took every job: wait for the names, bounded.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while pool_threads() < want && std::time::Instant::now() < deadline {
-        std::thread::yield_now();
-    }
-    assert_eq!(pool_threads(), want, "pool threads");
-}
-
-#[test]
-fn threadpool_size_is_read_from_the_environment() {
-    for size in ["1", "2"] {
-        run_child_test("threadpool_child", &[("NETLOOP_THREADPOOL_SIZE", size)]);
-    }
 }

@@ -7,15 +7,13 @@
 //! Each test's failure guard is an unref'd timer that panics: if the
 //! handle under test wrongly held the loop open, the guard fires.
 
-mod util;
-
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::util::{guard, guard_secs, Calls, Log};
 use netloop::net::{self, Server, Socket};
 use netloop::timers::{self, set_interval, set_timeout};
-use util::{guard, guard_secs, Calls, Log};
 
 /// `test-net-server-unref.js`: a listening, unref'd server lets the loop
 /// end.

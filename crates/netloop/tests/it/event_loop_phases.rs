@@ -2,16 +2,14 @@
 //! callbacks, in Node 20's order (each expected order below was checked
 //! against `node` v20).
 
-mod util;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::util::{guard, listen_local, Calls, Log};
 use netloop::net::{self, Socket};
 use netloop::next_tick;
 use netloop::timers::{set_immediate, set_interval, set_timeout, Timer};
-use util::{guard, listen_local, Calls, Log};
 
 const MS: Duration = Duration::from_millis(1);
 

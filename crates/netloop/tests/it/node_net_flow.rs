@@ -5,16 +5,14 @@
 //! counters, `set_encoding`, and `pipe`. Each test names the Node test it
 //! ports.
 
-mod util;
-
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::util::{guard, listen_local, pattern, Calls, Log};
 use netloop::net::{
     self, ConnectOptions, Encoding, ReadyState, Server, ServerOptions, Socket, SocketOptions,
 };
 use netloop::timers::set_immediate;
-use util::{guard, listen_local, pattern, Calls, Log};
 
 /// test-net-pause-resume-connecting: pause/resume calls made while
 /// connecting decide whether data flows once connected. Clients 1, 2 and 4

@@ -2,15 +2,13 @@
 //! and `drop`, and the options a server passes to the sockets it accepts
 //! (`allow_half_open`, `pause_on_connect`).
 
-mod util;
-
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 
+use crate::util::{guard, listen_local, Calls, Log};
 use netloop::net::{self, DropInfo, Family, ReadyState, Server, ServerOptions, Socket};
 use netloop::timers::set_immediate;
-use util::{guard, listen_local, Calls, Log};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 

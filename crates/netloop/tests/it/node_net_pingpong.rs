@@ -3,14 +3,12 @@
 //! `test-net-reconnect-error.js`): a closed socket can `connect()` again
 //! and keeps its listeners.
 
-mod util;
-
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::util::{guard_secs, refused_port, temp_sock_path, Calls, Log};
 use netloop::net::{self, Encoding, ReadyState, Server, ServerOptions, Socket};
 use netloop::ErrorCode;
-use util::{guard_secs, refused_port, temp_sock_path, Calls, Log};
 
 const N: usize = 1000;
 

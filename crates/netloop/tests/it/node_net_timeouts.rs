@@ -7,15 +7,13 @@
 //! timing: a test either waits for the `timeout` event or for a later
 //! event that is not a timer.
 
-mod util;
-
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::util::{guard, keep_alive, listen_local, BlackHole, Calls, Log};
 use netloop::net::{self, ConnectOptions, ReadyState, Server, Socket};
 use netloop::timers::set_timeout;
-use util::{guard, keep_alive, listen_local, BlackHole, Calls, Log};
 
 /// test-net-socket-timeout: a 1 ms timeout set while connecting fires once
 /// the connection is idle; a `set_timeout` on the destroyed socket returns

@@ -10,19 +10,17 @@
 //! kernel drops the SYN and the attempt stays pending until the attempt
 //! timer fires.
 
-mod util;
-
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use netloop::net::{self, ConnectOptions, Encoding, Lookup, Server, Socket};
-use netloop::ErrorCode;
-use util::{
+use crate::util::{
     fixed_lookup, guard, ipv6_black_hole_with_free_ipv4_port, ipv6_refused_ipv4_free,
     refused_port_v4_v6, server_port_v4_v6, Calls, Log,
 };
+use netloop::net::{self, ConnectOptions, Encoding, Lookup, Server, Socket};
+use netloop::ErrorCode;
 
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()

@@ -3,13 +3,11 @@
 //! function, lookup failures, `connecting`, `ready`, and argument checks.
 //! Each test names the Node test it ports.
 
-mod util;
-
 use std::net::IpAddr;
 
+use crate::util::{guard, has_ipv6, listen_local, Calls, Log, UNRESOLVABLE};
 use netloop::net::{self, ConnectOptions, Family, Lookup, ReadyState, Server, Socket};
 use netloop::{Error, ErrorCode};
-use util::{guard, has_ipv6, listen_local, Calls, Log, UNRESOLVABLE};
 
 /// test-net-dns-lookup: connecting to `localhost` emits `lookup` once with
 /// no error, the address, its family and the host name.

@@ -7,13 +7,11 @@
 //! argument, `util.inspect`, structured cloning) have no Rust counterpart:
 //! addresses are typed `IpAddr`s, so a family mismatch cannot be expressed.
 
-mod util;
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::util::{guard, ip, refused_port, Calls, Log};
 use netloop::net::{self, BlockList, ConnectOptions, Server, ServerOptions, Socket, SocketAddress};
 use netloop::ErrorCode;
-use util::{guard, ip, refused_port, Calls, Log};
 
 #[test]
 fn node_blocklist() {
@@ -584,7 +582,7 @@ fn node_net_isipv6() {
 }
 
 fn fixed_lookup(addrs: &[&str]) -> netloop::net::Lookup {
-    util::fixed_lookup(addrs, Calls::new())
+    crate::util::fixed_lookup(addrs, Calls::new())
 }
 
 #[test]

@@ -1,15 +1,13 @@
 //! `netloop::dns::lookup`: Node's `dns.lookup` (getaddrinfo on the pool;
 //! IP literals answered on the next tick without it).
 
-mod util;
-
 use std::cell::Cell;
 use std::net::IpAddr;
 use std::rc::Rc;
 
+use crate::util::{guard, Log};
 use netloop::timers::set_immediate;
 use netloop::{dns, next_tick, ErrorCode};
-use util::{guard, pool_threads, run_child_test, Log};
 
 #[test]
 fn ip_literals_are_answered_on_the_next_tick_never_inside_lookup() {
@@ -132,31 +130,4 @@ fn nonexistent_name_fails_with_enotfound_like_node() {
     })
     .unwrap();
     assert_eq!(log.entries(), ["failed"]);
-}
-
-/// Run in a fresh process by the test below: the pool is process-wide and
-/// starts on first use, so only a fresh process shows it was never needed.
-#[test]
-#[ignore = "run in a child process by ip_literals_never_start_the_thread_pool"]
-fn literal_lookups_child() {
-    let done = Rc::new(Cell::new(0));
-    let d = Rc::clone(&done);
-    netloop::run(move || {
-        for host in ["127.0.0.1", "::1", "10.1.2.3", "::ffff:127.0.0.1"] {
-            let d = Rc::clone(&d);
-            dns::lookup(host, 0, move |res| {
-                assert_eq!(res.unwrap().to_string(), host);
-                d.set(d.get() + 1);
-            });
-        }
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(done.get(), 4);
-    assert_eq!(pool_threads(), 0, "an IP literal started the pool");
-}
-
-#[test]
-fn ip_literals_never_start_the_thread_pool() {
-    run_child_test("literal_lookups_child", &[]);
 }

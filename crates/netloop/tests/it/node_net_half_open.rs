@@ -4,14 +4,12 @@
 //! Each test names the Node test it ports; event orders were checked
 //! against Node 20.
 
-mod util;
-
+use crate::util::{guard, listen_local, Calls, Log};
 use netloop::net::{
     self, ConnectOptions, ReadyState, Server, ServerOptions, Socket, SocketOptions,
 };
 use netloop::next_tick;
 use netloop::timers::set_immediate;
-use util::{guard, listen_local, Calls, Log};
 
 /// test-net-allow-half-open: with `allow_half_open` off (the default) a
 /// client whose peer ended ends its own side; it is not destroyed before

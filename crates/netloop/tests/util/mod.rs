@@ -4,7 +4,25 @@
 //! test, "black hole" listeners, Unix socket paths, and a few socket
 //! helpers. Every test binary uses a different subset of them.
 //!
-//! Include with `mod util;`.
+//! Included by `tests/it/main.rs` and `tests/fresh_process.rs`, and by the
+//! root package's tests (`#[path = ...] mod util;`).
+//!
+//! # Never spawn a process in a binary whose tests probe ports
+//!
+//! Between `fork` and `exec` a child process holds a copy of every
+//! descriptor of its parent: close-on-exec closes them only at `exec`. A
+//! test that spawns a process while another test in the same binary closes
+//! a listener keeps that listener open, in the child, for that window, and
+//! the kernel still completes connections to it. A test that then checks
+//! "nothing accepts on this port any more" (or binds the port again, or
+//! waits for a peer's close) fails about one run in ten on a loaded
+//! machine. So:
+//!
+//! - `tests/it` (one binary) never spawns a process;
+//! - tests that need a fresh process live in `tests/fresh_process.rs`, a
+//!   binary of its own (cargo runs test binaries one after another);
+//! - the root package's tests that run the CLI or `node` either spawn only
+//!   (no in-process listeners), or hold [`serial`] for their whole run.
 #![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
@@ -12,9 +30,9 @@ use std::fmt::Display;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use netloop::net::{Lookup, Server};
@@ -334,33 +352,12 @@ pub fn fixed_lookup(addrs: &[&str], calls: Calls) -> Lookup {
     })
 }
 
-/// How many of this process's threads are netloop's pool threads (Linux:
-/// `/proc/self/task/*/comm`).
-pub fn pool_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("netloop-pool"))
-        .count()
-}
-
-/// Run the `#[ignore]`d test `name` of this test binary in a fresh process
-/// with `env` set, and assert that it ran and passed. The thread pool is
-/// process-wide and starts once, so only a fresh process shows how it
-/// starts.
-pub fn run_child_test(name: &str, env: &[(&str, &str)]) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--ignored", "--nocapture"])
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child {name} with {env:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The child really ran the one test (a filter typo would pass with
-    // "0 passed").
-    assert!(stdout.contains("1 passed"), "{stdout}");
+/// Serializes the tests of a binary that both spawns processes and runs
+/// netloop in-process (the root package's `node_interop`): hold the guard
+/// for the whole test, so no child is forked while another test's sockets
+/// close (see the module docs). A test that panicked while holding it does
+/// not poison the others.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

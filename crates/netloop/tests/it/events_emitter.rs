@@ -3,14 +3,12 @@
 //! remove_all_listeners / listener_count / event_names / emit, with the
 //! orders Node 20 gives (checked with `node`).
 
-mod util;
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::util::{guard, listen_local, Calls, Log};
 use netloop::events::{Event, ListenerId};
 use netloop::net::{self, Server, Socket};
-use util::{guard, listen_local, Calls, Log};
 
 const X: Event<u32> = Event::new("x");
 const Y: Event<str> = Event::new("y");
