@@ -41,7 +41,7 @@ use std::net::{IpAddr, ToSocketAddrs};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::event_loop;
-use crate::net::is_ip;
+use crate::ip::is_ip;
 
 /// Look up `host` and call `f` with the first address of the wanted
 /// `family` (4, 6, or 0 for either) (Node: `dns.lookup(host, { family },

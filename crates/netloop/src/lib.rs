@@ -70,7 +70,8 @@
 //! ## Layers
 //!
 //! - [`net`]: Node's semantics (events, options, state machines);
-//! - `tcp`, `pipe`, `stream`, [`dns`]: libuv's handles and requests;
+//! - `stream` (with its `tcp` and `pipe` kinds), [`dns`]: libuv's
+//!   handles and requests;
 //! - `event_loop`: phases, timers, `next_tick`, thread pool, ref counting;
 //! - `sys`: the operating system (the only `unsafe`).
 //!
@@ -82,10 +83,9 @@
 
 mod error;
 mod event_loop;
-mod pipe;
+mod ip;
 mod stream;
 mod sys;
-mod tcp;
 
 pub mod cluster;
 pub mod dns;

@@ -19,6 +19,14 @@ pub(crate) struct Ready {
 }
 
 impl Ready {
+    /// Readable only: a stream that yielded goes on reading.
+    pub(crate) fn readable() -> Ready {
+        Ready {
+            readable: true,
+            ..Ready::default()
+        }
+    }
+
     pub(crate) fn from_event(e: &mio::event::Event) -> Ready {
         Ready {
             readable: e.is_readable(),
@@ -40,12 +48,15 @@ pub(crate) trait IoHandler {
 }
 
 /// Whether one handle counts toward the loop's "alive" total: it counts
-/// while it is both active and ref'd, exactly once.
+/// while it is both active and ref'd, or while it has a request in flight
+/// (a connect: libuv counts active requests regardless of `uv_unref`),
+/// exactly once either way.
 pub(crate) struct HandleRef {
     lp: Rc<EventLoop>,
     active: Cell<bool>,
     reffed: Cell<bool>,
     counted: Cell<bool>,
+    requests: Cell<u32>,
 }
 
 impl HandleRef {
@@ -55,6 +66,7 @@ impl HandleRef {
             active: Cell::new(false),
             reffed: Cell::new(true),
             counted: Cell::new(false),
+            requests: Cell::new(0),
         }
     }
 
@@ -72,8 +84,26 @@ impl HandleRef {
         self.reffed.get()
     }
 
+    /// A request of this handle started (libuv's `uv__req_register`).
+    pub(crate) fn req_start(&self) {
+        self.requests.set(self.requests.get() + 1);
+        self.sync();
+    }
+
+    /// A request of this handle finished.
+    pub(crate) fn req_done(&self) {
+        self.requests.set(self.requests.get().saturating_sub(1));
+        self.sync();
+    }
+
+    /// Every request of this handle is over (the handle closed).
+    pub(crate) fn req_clear(&self) {
+        self.requests.set(0);
+        self.sync();
+    }
+
     fn sync(&self) {
-        let want = self.active.get() && self.reffed.get();
+        let want = (self.active.get() && self.reffed.get()) || self.requests.get() > 0;
         if want != self.counted.get() {
             self.counted.set(want);
             if want {

@@ -404,6 +404,24 @@ impl EventLoop {
         self.invoke(|| handler.on_ready(ready));
     }
 
+    /// Deliver `ready` to the handler of `token` again in the pending phase
+    /// (a stream that yielded after a batch of reads), unless that handler
+    /// was deregistered meanwhile: the generation check keeps the event
+    /// from reaching a newer handle that reused the slot.
+    pub(crate) fn defer_ready(&self, token: Token, ready: Ready) {
+        let Some(generation) = self.io.borrow().get(token.0).map(|(g, _)| *g) else {
+            return;
+        };
+        self.defer(move || {
+            let lp = current();
+            let handler = match lp.io.borrow().get(token.0) {
+                Some((g, h)) if *g == generation => Rc::clone(h),
+                _ => return,
+            };
+            handler.on_ready(ready);
+        });
+    }
+
     fn run_check(&self) {
         let batch = self.timers.take_immediates();
         for fire in batch {

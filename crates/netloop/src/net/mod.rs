@@ -70,13 +70,15 @@ mod options;
 mod server;
 mod socket;
 
-use std::net::Ipv6Addr;
 use std::path::Path;
 
+pub use crate::ip::{is_ip, is_ipv4, is_ipv6};
 pub use blocklist::{BlockList, SocketAddress};
 pub use options::{
-    ConnectOptions, ConnectionAttempt, DropInfo, Encoding, Family, ListenOptions, Lookup,
-    LookupCallback, LookupInfo, ReadyState, ServerOptions, SocketOptions,
+    default_auto_select_family, default_auto_select_family_attempt_timeout,
+    set_default_auto_select_family, set_default_auto_select_family_attempt_timeout, ConnectOptions,
+    ConnectionAttempt, DropInfo, Encoding, Family, ListenOptions, Lookup, LookupCallback,
+    LookupInfo, ReadyState, ServerOptions, SocketOptions,
     DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT, DEFAULT_HIGH_WATER_MARK,
 };
 pub use server::Server;
@@ -179,139 +181,4 @@ pub fn connect_with(options: ConnectOptions) -> Result<Socket> {
 /// Outside [`run`](crate::run).
 pub fn create_connection(port: u16, host: &str) -> Result<Socket> {
     connect(port, host)
-}
-
-/// 4 for an IPv4 address, 6 for IPv6, 0 otherwise (Node: `net.isIP`).
-/// IPv4 octets may not have leading zeros; IPv6 may carry a zone id
-/// (`fe80::1%eth0`). Works without a loop.
-///
-/// ```
-/// use netloop::net::{is_ip, is_ipv4, is_ipv6};
-///
-/// assert_eq!(is_ip("127.0.0.1"), 4);
-/// assert_eq!(is_ip("::1"), 6);
-/// assert_eq!(is_ip("fe80::1%eth0"), 6);
-/// assert_eq!(is_ip("::ffff:127.0.0.1"), 6);
-/// assert_eq!(is_ip("127.000.000.001"), 0); // leading zeros, as Node
-/// assert_eq!(is_ip("localhost"), 0); // a name, not an address
-/// assert!(is_ipv4("10.0.0.1") && !is_ipv4("::1"));
-/// assert!(is_ipv6("2001:db8::1") && !is_ipv6("10.0.0.1"));
-/// ```
-pub fn is_ip(input: &str) -> u8 {
-    if is_ipv4(input) {
-        4
-    } else if is_ipv6(input) {
-        6
-    } else {
-        0
-    }
-}
-
-/// True for a dotted-quad IPv4 address without leading zeros (Node:
-/// `net.isIPv4`). See [`is_ip`].
-pub fn is_ipv4(input: &str) -> bool {
-    // Four dot-separated decimal parts, each 0..=255 in at most three
-    // digits and without a leading zero (Node's `v4Seg`), scanned in one
-    // pass with no parsing or allocation.
-    let b = input.as_bytes();
-    let mut parts = 0;
-    let mut i = 0;
-    loop {
-        let start = i;
-        let mut value = 0u32;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start == 3 {
-                return false;
-            }
-            value = value * 10 + u32::from(b[i] - b'0');
-            i += 1;
-        }
-        let len = i - start;
-        if len == 0 || value > 255 || (len > 1 && b[start] == b'0') {
-            return false;
-        }
-        parts += 1;
-        if i == b.len() {
-            return parts == 4;
-        }
-        if b[i] != b'.' || parts == 4 {
-            return false;
-        }
-        i += 1;
-    }
-}
-
-/// True for an IPv6 address, with an optional zone id (Node:
-/// `net.isIPv6`). See [`is_ip`].
-pub fn is_ipv6(input: &str) -> bool {
-    let (addr, zone) = match input.split_once('%') {
-        Some((a, z)) => (a, Some(z)),
-        None => (input, None),
-    };
-    if let Some(zone) = zone {
-        let zone_ok = !zone.is_empty()
-            && zone
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':');
-        if !zone_ok {
-            return false;
-        }
-    }
-    if !addr.contains(':') {
-        return false;
-    }
-    // An embedded IPv4 tail follows the IPv4 rules (no leading zeros).
-    if let Some(idx) = addr.rfind(':') {
-        let tail = &addr[idx + 1..];
-        if tail.contains('.') && !is_ipv4(tail) {
-            return false;
-        }
-    }
-    addr.parse::<Ipv6Addr>().is_ok()
-}
-
-/// Whether connects to a host name use happy eyeballs unless told otherwise
-/// (Node: `net.getDefaultAutoSelectFamily()`); true by default, as in Node
-/// 20. Per thread, since each thread has its own loop.
-pub fn default_auto_select_family() -> bool {
-    socket::AUTO_SELECT_FAMILY.with(|c| c.get())
-}
-
-/// Change the default of [`ConnectOptions::auto_select_family`] on this
-/// thread (Node: `net.setDefaultAutoSelectFamily(value)`, per process).
-pub fn set_default_auto_select_family(value: bool) {
-    socket::AUTO_SELECT_FAMILY.with(|c| c.set(value));
-}
-
-/// How long happy eyeballs waits for one address before trying the next,
-/// unless told otherwise (Node:
-/// `net.getDefaultAutoSelectFamilyAttemptTimeout()`): 250 ms.
-pub fn default_auto_select_family_attempt_timeout() -> std::time::Duration {
-    socket::ATTEMPT_TIMEOUT.with(|c| c.get())
-}
-
-/// Change the default attempt timeout on this thread (Node:
-/// `net.setDefaultAutoSelectFamilyAttemptTimeout(ms)`); values under 10 ms
-/// become 10 ms, as in Node, where Node throws for values under 1 ms.
-pub fn set_default_auto_select_family_attempt_timeout(value: std::time::Duration) {
-    let v = value.max(std::time::Duration::from_millis(10));
-    socket::ATTEMPT_TIMEOUT.with(|c| c.set(v));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn is_ip_matches_node() {
-        assert_eq!(is_ip("127.0.0.1"), 4);
-        assert_eq!(is_ip("127.000.000.001"), 0);
-        assert_eq!(is_ip("1.2.3"), 0);
-        assert_eq!(is_ip("::1"), 6);
-        assert_eq!(is_ip("fe80::1%eth0"), 6);
-        assert_eq!(is_ip("::ffff:127.0.0.1"), 6);
-        assert_eq!(is_ip(""), 0);
-        assert_eq!(is_ip("1.2.3.4 "), 0);
-        assert_eq!(is_ip("abc"), 0);
-    }
 }

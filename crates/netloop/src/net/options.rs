@@ -363,3 +363,37 @@ pub struct ConnectionAttempt {
     /// The failure (`connectionAttemptFailed` only).
     pub error: Option<Error>,
 }
+
+thread_local! {
+    static AUTO_SELECT_FAMILY: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    static ATTEMPT_TIMEOUT: std::cell::Cell<Duration> =
+        const { std::cell::Cell::new(DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT) };
+}
+
+/// Whether connects to a host name use happy eyeballs unless told otherwise
+/// (Node: `net.getDefaultAutoSelectFamily()`); true by default, as in Node
+/// 20. Per thread, since each thread has its own loop.
+pub fn default_auto_select_family() -> bool {
+    AUTO_SELECT_FAMILY.with(|c| c.get())
+}
+
+/// Change the default of [`ConnectOptions::auto_select_family`] on this
+/// thread (Node: `net.setDefaultAutoSelectFamily(value)`, per process).
+pub fn set_default_auto_select_family(value: bool) {
+    AUTO_SELECT_FAMILY.with(|c| c.set(value));
+}
+
+/// How long happy eyeballs waits for one address before trying the next,
+/// unless told otherwise (Node:
+/// `net.getDefaultAutoSelectFamilyAttemptTimeout()`): 250 ms.
+pub fn default_auto_select_family_attempt_timeout() -> std::time::Duration {
+    ATTEMPT_TIMEOUT.with(|c| c.get())
+}
+
+/// Change the default attempt timeout on this thread (Node:
+/// `net.setDefaultAutoSelectFamilyAttemptTimeout(ms)`); values under 10 ms
+/// become 10 ms, as in Node, where Node throws for values under 1 ms.
+pub fn set_default_auto_select_family_attempt_timeout(value: std::time::Duration) {
+    let v = value.max(std::time::Duration::from_millis(10));
+    ATTEMPT_TIMEOUT.with(|c| c.set(v));
+}

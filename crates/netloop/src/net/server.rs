@@ -2,20 +2,19 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
-
-use mio::Token;
 
 use crate::dns;
 use crate::error::{Error, ErrorCode, Result};
 use crate::event_loop::{self, EventLoop, HandleRef, IoHandler, Ready};
 use crate::events::{impl_emitter, Event, Listeners};
+use crate::ip::is_ip;
 use crate::net::options::{DropInfo, Family, ListenOptions, ServerOptions};
-use crate::net::{is_ip, Socket};
-use crate::stream::{ListenerIo, StreamIo};
-use crate::{pipe, tcp};
+use crate::net::socket::ConnectionOwner;
+use crate::net::Socket;
+use crate::stream::{pipe, tcp, Accepted, ListenerHandle, ListenerIo, ListenerOwner};
 
 /// A TCP or Unix-socket server (Node: `net.Server`).
 ///
@@ -191,13 +190,13 @@ pub(crate) struct ServerInner {
     lp: Rc<EventLoop>,
     listeners: Listeners,
     handle_ref: HandleRef,
+    listener: ListenerHandle,
     st: RefCell<State>,
     me: Weak<ServerInner>,
 }
 
 struct State {
     opts: ServerOptions,
-    listener: Option<(ListenerIo, Token)>,
     /// A listen waiting for its host lookup; the number identifies it so a
     /// close in between makes the answer stale.
     binding: Option<u64>,
@@ -215,7 +214,7 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("address", &st.address)
             .field("path", &st.path)
-            .field("listening", &st.listener.is_some())
+            .field("listening", &self.inner.listener.is_attached())
             .field("connections", &st.connections)
             .finish()
     }
@@ -262,9 +261,9 @@ impl Server {
             handle_ref: HandleRef::new(Rc::clone(&lp)),
             lp,
             listeners: Listeners::default(),
+            listener: ListenerHandle::default(),
             st: RefCell::new(State {
                 opts,
-                listener: None,
                 binding: None,
                 bind_seq: 0,
                 address: None,
@@ -422,7 +421,7 @@ impl Server {
     pub fn listen_with(&self, opts: ListenOptions) -> Result<&Server> {
         {
             let st = self.inner.st.borrow();
-            if st.listener.is_some() || st.binding.is_some() {
+            if self.inner.listener.is_attached() || st.binding.is_some() {
                 return Err(Error::new(
                     ErrorCode::ERR_SERVER_ALREADY_LISTEN,
                     "Listen method has been called more than once without closing.",
@@ -470,21 +469,14 @@ impl Server {
         }
         match opts.host {
             None => {
-                let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), opts.port);
-                let res = match tcp::listen(v6, &tcp_opts) {
-                    Err(e) if is_no_ipv6(&e) => {
-                        let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), opts.port);
-                        tcp::listen(v4, &tcp_opts)
-                    }
-                    other => other,
-                };
+                let res = tcp::listen_unspecified(opts.port, &tcp_opts);
                 self.inner
                     .finish_listen(res, None, Some("::".to_owned()), opts.port);
             }
             Some(host) if is_ip(&host) != 0 => {
                 let res = host
                     .parse::<IpAddr>()
-                    .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+                    .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
                     .and_then(|ip| tcp::listen(SocketAddr::new(ip, opts.port), &tcp_opts));
                 self.inner.finish_listen(res, None, Some(host), opts.port);
             }
@@ -582,7 +574,7 @@ impl Server {
     pub fn close_with(&self, f: impl FnOnce(&Server, Option<&Error>) + 'static) -> &Server {
         let running = {
             let st = self.inner.st.borrow();
-            st.listener.is_some() || st.binding.is_some()
+            self.inner.listener.is_attached() || st.binding.is_some()
         };
         let mut f = Some(f);
         if running {
@@ -665,7 +657,7 @@ impl Server {
     /// `listen` on an IP literal or a path, false after `close()` or a failed
     /// listen.
     pub fn listening(&self) -> bool {
-        self.inner.st.borrow().listener.is_some()
+        self.inner.listener.is_attached()
     }
 
     /// Let the loop end while this server listens (Node: `server.unref()`): a
@@ -718,13 +710,6 @@ impl Default for Server {
 impl_emitter!(Server);
 
 /// The errors that mean "no IPv6 here": fall back to IPv4.
-fn is_no_ipv6(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL) | Some(libc::EPROTONOSUPPORT)
-    )
-}
-
 impl ServerInner {
     fn server(&self) -> Option<Server> {
         self.me.upgrade().map(|inner| Server { inner })
@@ -740,18 +725,14 @@ impl ServerInner {
         port: u16,
     ) {
         let Some(server) = self.server() else { return };
-        let registered = res.and_then(|mut l| {
-            let handler: Rc<dyn IoHandler> = server.inner.clone();
-            let token = self.lp.register(l.source(), handler)?;
-            Ok((l, token))
-        });
+        let handler: Rc<dyn IoHandler> = server.inner.clone();
+        let registered = res.and_then(|l| self.listener.attach(&self.lp, l, handler));
         match registered {
-            Ok((l, token)) => {
+            Ok(()) => {
                 let seq = {
                     let mut st = self.st.borrow_mut();
-                    st.address = l.local_addr();
+                    st.address = self.listener.local_addr();
                     st.path = path;
-                    st.listener = Some((l, token));
                     // This listen's number: a close (and a new listen)
                     // before the tick makes its `listening` stale, as
                     // Node's `_listeningId`.
@@ -778,18 +759,16 @@ impl ServerInner {
     }
 
     fn close_listener(&self) {
-        let (listener, path) = {
+        let path = {
             let mut st = self.st.borrow_mut();
             st.binding = None;
             st.bind_seq += 1;
-            (st.listener.take(), st.path.clone())
+            st.path.clone()
         };
-        if let Some((mut l, token)) = listener {
+        if self.listener.close(&self.lp) {
             // Node's `address()` is null once closed (a Unix server keeps
             // its path, as Node keeps `_pipeName`).
             self.st.borrow_mut().address = None;
-            self.lp.deregister(l.source(), token);
-            drop(l);
             if let Some(path) = path {
                 pipe::unlink(&path);
             }
@@ -798,12 +777,10 @@ impl ServerInner {
         }
     }
 
-    /// Node's `_emitCloseIfDrained`: `close` on the next tick once the
-    /// listener is gone and no connection remains.
     pub(crate) fn emit_close_if_drained(&self) {
         {
             let mut st = self.st.borrow_mut();
-            if st.listener.is_some() || st.binding.is_some() || st.connections > 0 {
+            if self.listener.is_attached() || st.binding.is_some() || st.connections > 0 {
                 return;
             }
             if st.close_scheduled {
@@ -822,28 +799,16 @@ impl ServerInner {
 
     /// A connection of this server closed (called from the socket's
     /// destroy, as Node's `_destroy` decrements `_connections`).
-    pub(crate) fn connection_closed(&self) {
-        {
-            let mut st = self.st.borrow_mut();
-            st.connections = st.connections.saturating_sub(1);
-        }
-        self.emit_close_if_drained();
-    }
-
-    fn accept_one(&self) -> Option<io::Result<(StreamIo, Option<SocketAddr>)>> {
-        let st = self.st.borrow();
-        let (l, _) = st.listener.as_ref()?;
-        Some(l.accept())
-    }
-
-    /// Node's `onconnection`: enforce `max_connections`, wrap the accepted
-    /// fd in a `Socket`, and emit `connection`.
-    fn on_connection(self: &Rc<Self>, server: &Server, io: StreamIo, peer: Option<SocketAddr>) {
+    /// Node's `onconnection`: enforce the block list and
+    /// `maxConnections`, wrap the accepted handle in a `Socket`, emit
+    /// `connection`.
+    fn on_connection_accepted(self: &Rc<Self>, server: &Server, conn: Accepted) {
         let (over_limit, opts) = {
             let st = self.st.borrow();
             let over = matches!(st.max_connections, Some(max) if st.connections >= max);
             (over, st.opts.clone())
         };
+        let peer = conn.peer();
         let blocked = match (&opts.block_list, peer) {
             (Some(list), Some(p)) => list.check(p.ip()),
             _ => false,
@@ -852,12 +817,12 @@ impl ServerInner {
             // Node (22+) closes a blocked peer's connection at once, without
             // `drop` or `connection`.
             tracing::debug!(target: "netloop::net", ?peer, "onconnection: blocked");
-            drop(io);
+            drop(conn);
             return;
         }
         if over_limit {
-            let local = io.local_addr();
-            drop(io);
+            let local = conn.local_addr();
+            drop(conn);
             let info = DropInfo {
                 local_address: local.map(|a| a.ip()),
                 local_port: local.map(|a| a.port()),
@@ -870,47 +835,55 @@ impl ServerInner {
             server.emit(Server::DROP, &info);
             return;
         }
-        let socket = match Socket::from_accepted(io, peer, &opts, Rc::clone(self)) {
+        let owner: Rc<dyn ConnectionOwner> = Rc::clone(self) as Rc<dyn ConnectionOwner>;
+        let socket = match Socket::from_accepted(conn, &opts, owner) {
             Ok(s) => s,
-            Err(e) => {
-                server.emit_error(&Error::from_syscall(&e, "accept"));
+            Err(err) => {
+                server.emit_error(&err);
                 return;
             }
         };
-        self.st.borrow_mut().connections += 1;
         tracing::debug!(target: "netloop::net", ?peer, "onconnection");
         server.emit(Server::CONNECTION, &socket);
     }
 }
 
+impl ConnectionOwner for ServerInner {
+    fn connection_opened(&self) {
+        self.st.borrow_mut().connections += 1;
+    }
+
+    fn connection_closed(&self) {
+        {
+            let mut st = self.st.borrow_mut();
+            st.connections = st.connections.saturating_sub(1);
+        }
+        self.emit_close_if_drained();
+    }
+}
+
+/// The accept loop reports here: the server's `Rc`, so a connection can
+/// take a strong reference to its server.
+struct Acceptor<'a>(&'a Rc<ServerInner>);
+
+impl ListenerOwner for Acceptor<'_> {
+    fn on_connection(&self, conn: Accepted) {
+        let Some(server) = self.0.server() else {
+            return;
+        };
+        self.0.on_connection_accepted(&server, conn);
+    }
+
+    fn on_accept_error(&self, err: Error) {
+        if let Some(server) = self.0.server() {
+            server.emit_error(&err);
+        }
+    }
+}
+
 impl IoHandler for ServerInner {
     fn on_ready(self: Rc<Self>, _ready: Ready) {
-        let server = Server {
-            inner: Rc::clone(&self),
-        };
-        // Edge-triggered: accept until the backlog is empty.
-        loop {
-            if self.lp.stopping() {
-                return;
-            }
-            let Some(res) = self.accept_one() else {
-                return; // closed by a connection listener
-            };
-            match res {
-                // Each accepted connection is its own callback into user
-                // code, as in Node: ticks queued by one `connection`
-                // listener run before the next connection is emitted.
-                Ok((io, peer)) => self.lp.invoke(|| self.on_connection(&server, io, peer)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e)
-                    if e.kind() == io::ErrorKind::Interrupted
-                        || e.raw_os_error() == Some(libc::ECONNABORTED) => {}
-                Err(e) => {
-                    server.emit_error(&Error::from_syscall(&e, "accept"));
-                    return;
-                }
-            }
-        }
+        self.listener.on_ready(&self.lp, &Acceptor(&self));
     }
 
     fn teardown(&self) {

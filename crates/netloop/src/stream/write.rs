@@ -1,20 +1,14 @@
-//! Stream handles: libuv's `uv_stream_t`, shared by TCP (`tcp.rs`) and
-//! Unix sockets (`pipe.rs`).
+//! The write queue of a stream handle (libuv's `uv_write` requests).
 //!
-//! A handle owns the fd and the write queue; it knows nothing of Node's
-//! events. Reads go into the loop's shared buffer (the caller passes it in).
-//! Writes try the syscall at once when nothing is queued and queue only the
-//! rest; queued chunks go out with `writev` when the fd turns writable.
-//! Completed write requests are handed back to the caller, who runs their
-//! callbacks in the pending phase.
+//! A write tries the syscall at once when nothing is queued and queues only
+//! the rest; queued chunks go out with `writev` when the fd turns writable.
+//! Completed requests are handed back to the caller, who runs their
+//! callbacks (never inside `write()` itself).
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io::{self, IoSlice};
 
-use mio::Token;
-use socket2::SockRef;
-
+use super::io::StreamIo;
 use crate::error::Error;
 
 /// A write request's callback (libuv's `uv_write_cb`).
@@ -27,113 +21,6 @@ const MAX_IOVS: usize = 64;
 /// Queued writes without a callback are joined into one buffer up to this
 /// size; larger writes keep their own.
 const COALESCE_LIMIT: usize = 64 * 1024;
-
-/// The fd of a connected stream.
-pub(crate) enum StreamIo {
-    Tcp(mio::net::TcpStream),
-    Unix(mio::net::UnixStream),
-}
-
-impl StreamIo {
-    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            StreamIo::Tcp(s) => (&*s).read(buf),
-            StreamIo::Unix(s) => (&*s).read(buf),
-        }
-    }
-
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            StreamIo::Tcp(s) => (&*s).write(buf),
-            StreamIo::Unix(s) => (&*s).write(buf),
-        }
-    }
-
-    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            StreamIo::Tcp(s) => (&*s).write_vectored(bufs),
-            StreamIo::Unix(s) => (&*s).write_vectored(bufs),
-        }
-    }
-
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        match self {
-            StreamIo::Tcp(s) => s.shutdown(Shutdown::Write),
-            StreamIo::Unix(s) => s.shutdown(Shutdown::Write),
-        }
-    }
-
-    /// `SO_ERROR`: the outcome of a non-blocking connect.
-    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
-        match self {
-            StreamIo::Tcp(s) => s.take_error(),
-            StreamIo::Unix(s) => s.take_error(),
-        }
-    }
-
-    pub(crate) fn peer_addr(&self) -> io::Result<Option<SocketAddr>> {
-        match self {
-            StreamIo::Tcp(s) => s.peer_addr().map(Some),
-            StreamIo::Unix(s) => s.peer_addr().map(|_| None),
-        }
-    }
-
-    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
-        match self {
-            StreamIo::Tcp(s) => s.local_addr().ok(),
-            StreamIo::Unix(_) => None,
-        }
-    }
-
-    pub(crate) fn sock_ref(&self) -> SockRef<'_> {
-        match self {
-            StreamIo::Tcp(s) => SockRef::from(s),
-            StreamIo::Unix(s) => SockRef::from(s),
-        }
-    }
-
-    pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
-        match self {
-            StreamIo::Tcp(s) => s,
-            StreamIo::Unix(s) => s,
-        }
-    }
-
-    pub(crate) fn is_tcp(&self) -> bool {
-        matches!(self, StreamIo::Tcp(_))
-    }
-}
-
-/// The fd of a listening socket.
-pub(crate) enum ListenerIo {
-    Tcp(mio::net::TcpListener),
-    Unix(mio::net::UnixListener),
-}
-
-impl ListenerIo {
-    /// Accept one connection and its peer address (`accept4` reports it, so
-    /// no `getpeername` is needed); `WouldBlock` when the backlog is empty.
-    pub(crate) fn accept(&self) -> io::Result<(StreamIo, Option<SocketAddr>)> {
-        match self {
-            ListenerIo::Tcp(l) => l.accept().map(|(s, peer)| (StreamIo::Tcp(s), Some(peer))),
-            ListenerIo::Unix(l) => l.accept().map(|(s, _)| (StreamIo::Unix(s), None)),
-        }
-    }
-
-    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
-        match self {
-            ListenerIo::Tcp(l) => l.local_addr().ok(),
-            ListenerIo::Unix(_) => None,
-        }
-    }
-
-    pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
-        match self {
-            ListenerIo::Tcp(l) => l,
-            ListenerIo::Unix(l) => l,
-        }
-    }
-}
 
 struct WriteReq {
     data: Vec<u8>,
@@ -150,22 +37,17 @@ pub(crate) enum WriteOutcome {
     Queued,
 }
 
-/// A connected stream: the fd, its poll token and its write queue.
-pub(crate) struct Stream {
-    pub(crate) io: StreamIo,
-    pub(crate) token: Token,
+/// The requests of one stream that have not fully reached the kernel.
+#[derive(Default)]
+pub(crate) struct WriteQueue {
     queue: VecDeque<WriteReq>,
     queued_bytes: usize,
 }
 
-impl Stream {
-    pub(crate) fn new(io: StreamIo, token: Token) -> Stream {
-        Stream {
-            io,
-            token,
-            queue: VecDeque::new(),
-            queued_bytes: 0,
-        }
+impl WriteQueue {
+    /// True when no request waits (not even an empty one).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
     }
 
     /// Bytes accepted by `write` that have not reached the kernel yet.
@@ -177,13 +59,14 @@ impl Stream {
     /// does not take. On a write error the callback comes back with it.
     pub(crate) fn write(
         &mut self,
+        io: &StreamIo,
         data: &[u8],
         cb: Option<WriteCb>,
     ) -> Result<WriteOutcome, (io::Error, Option<WriteCb>)> {
         let mut offset = 0;
         if self.queue.is_empty() {
             while offset < data.len() {
-                match self.io.write(&data[offset..]) {
+                match io.write(&data[offset..]) {
                     Ok(n) => offset += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -216,7 +99,7 @@ impl Stream {
     }
 
     /// Queue a request without trying to write it: the caller flushes the
-    /// queue with [`flush`](Stream::flush), so several requests leave in one
+    /// queue with [`flush`](WriteQueue::flush), so several requests leave in one
     /// `writev` (writes buffered while connecting or corked).
     pub(crate) fn enqueue(&mut self, data: Vec<u8>, cb: Option<WriteCb>) {
         self.queued_bytes += data.len();
@@ -230,7 +113,7 @@ impl Stream {
     /// Write queued chunks with `writev` until the queue is empty or the
     /// kernel buffer is full. Callbacks of completed requests are pushed to
     /// `done`.
-    pub(crate) fn flush(&mut self, done: &mut Vec<WriteCb>) -> io::Result<()> {
+    pub(crate) fn flush(&mut self, io: &StreamIo, done: &mut Vec<WriteCb>) -> io::Result<()> {
         while !self.queue.is_empty() {
             let n = {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVS];
@@ -239,7 +122,7 @@ impl Stream {
                     *slot = IoSlice::new(&req.data[req.offset..]);
                     count += 1;
                 }
-                match self.io.write_vectored(&slices[..count]) {
+                match io.write_vectored(&slices[..count]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -290,22 +173,22 @@ mod tests {
 
     /// A connected pair on 127.0.0.1:0: our non-blocking stream and the
     /// peer's blocking end.
-    fn pair() -> (Stream, std::net::TcpStream) {
+    fn pair() -> (StreamIo, WriteQueue, std::net::TcpStream) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let c = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
         let (peer, _) = l.accept().expect("accept");
         c.set_nonblocking(true).expect("nonblocking");
         let io = StreamIo::Tcp(mio::net::TcpStream::from_std(c));
-        (Stream::new(io, Token(0)), peer)
+        (io, WriteQueue::default(), peer)
     }
 
     #[test]
     fn small_queued_writes_join_until_one_has_a_callback() {
-        let (mut st, peer) = pair();
+        let (io, mut st, peer) = pair();
         // Fill the kernel's buffers in 1 KiB writes until one is queued.
         let chunk = [1u8; 1024];
         let mut direct = 0usize;
-        while let Ok(WriteOutcome::Done(_)) = st.write(&chunk, None) {
+        while let Ok(WriteOutcome::Done(_)) = st.write(&io, &chunk, None) {
             direct += chunk.len();
             assert!(direct < 64 << 20, "the kernel never pushed back");
         }
@@ -319,16 +202,22 @@ mod tests {
                 log.borrow_mut().push(name);
             }))
         };
-        assert!(matches!(st.write(b"abc", None), Ok(WriteOutcome::Queued)));
         assert!(matches!(
-            st.write(b"def", cb("def")),
+            st.write(&io, b"abc", None),
+            Ok(WriteOutcome::Queued)
+        ));
+        assert!(matches!(
+            st.write(&io, b"def", cb("def")),
             Ok(WriteOutcome::Queued)
         ));
         // Joined so far: the filler's rest, "abc" and "def" are one request.
         assert_eq!(st.queue.len(), 1);
-        assert!(matches!(st.write(b"ghi", None), Ok(WriteOutcome::Queued)));
         assert!(matches!(
-            st.write(b"jkl", cb("jkl")),
+            st.write(&io, b"ghi", None),
+            Ok(WriteOutcome::Queued)
+        ));
+        assert!(matches!(
+            st.write(&io, b"jkl", cb("jkl")),
             Ok(WriteOutcome::Queued)
         ));
         // "def" carried a callback, so "ghi" started a new request.
@@ -353,7 +242,7 @@ mod tests {
         });
         let mut done = Vec::new();
         while st.queued_bytes() > 0 {
-            st.flush(&mut done).expect("flush");
+            st.flush(&io, &mut done).expect("flush");
         }
         for cb in done {
             cb(None);

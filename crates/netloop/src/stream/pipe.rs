@@ -3,9 +3,10 @@
 
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::stream::{ListenerIo, StreamIo};
+use super::io::{ListenerIo, StreamIo};
+use crate::error::Error;
 use crate::sys;
 
 /// True for a Linux abstract socket name (leading NUL byte).
@@ -47,6 +48,11 @@ pub(crate) fn chmod_all(path: &Path, readable: bool, writable: bool) -> io::Resu
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | wanted))
 }
 
+/// Node's error for a failed Unix connect: `connect ENOENT /tmp/x.sock`.
+pub(crate) fn connect_error(path: &Path, e: &io::Error) -> Error {
+    Error::syscall_host_port(e, "connect", Some(&path.display().to_string()), None, None)
+}
+
 /// Connect to `path`.
 pub(crate) fn connect(path: &Path) -> io::Result<StreamIo> {
     tracing::debug!(target: "netloop::net", path = %path.display(), "connect (unix)");
@@ -55,7 +61,7 @@ pub(crate) fn connect(path: &Path) -> io::Result<StreamIo> {
 
 /// Remove the socket file of a closed listener, as libuv does when a bound
 /// pipe closes. Abstract names have no file.
-pub(crate) fn unlink(path: &PathBuf) {
+pub(crate) fn unlink(path: &Path) {
     if !is_abstract(path) {
         // The file may already be gone (removed by the user); nothing to do.
         let _ = std::fs::remove_file(path);
