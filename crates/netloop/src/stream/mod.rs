@@ -45,6 +45,8 @@ mod io;
 mod listener;
 pub(crate) mod pipe;
 pub(crate) mod tcp;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::cell::RefCell;
