@@ -21,6 +21,7 @@ pub(crate) mod timers;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -213,7 +214,10 @@ impl EventLoop {
             self.registry
                 .register(source, token, Interest::READABLE | Interest::WRITABLE)
         {
-            self.io.borrow_mut().remove(key);
+            // Dropped after the borrow ends: it may be the last reference to
+            // the handle, whose drop can touch the loop.
+            let handler = self.io.borrow_mut().remove(key);
+            drop(handler);
             return Err(e);
         }
         Ok(token)
@@ -225,10 +229,13 @@ impl EventLoop {
         // Deregistering an fd that is about to be closed cannot usefully
         // fail; closing it removes it from epoll anyway.
         let _ = self.registry.deregister(source);
-        let mut io = self.io.borrow_mut();
-        if io.contains(token.0) {
-            io.remove(token.0);
-        }
+        let handler = {
+            let mut io = self.io.borrow_mut();
+            io.try_remove(token.0)
+        };
+        // Dropped after the borrow ends: if it is the handle's last
+        // reference, the handle's drop may register or deregister again.
+        drop(handler);
     }
 
     // ----- the shared read buffer -------------------------------------------
@@ -441,18 +448,110 @@ impl EventLoop {
 
     /// Close everything still open and drop every queued callback, so that
     /// `Rc` cycles through user closures are broken and fds are closed.
+    ///
+    /// Nothing is dropped while the loop holds a borrow: a callback's
+    /// captured values may schedule more work from their `Drop` (a tick, a
+    /// timer, a write whose socket's last handle goes with it), and that
+    /// work lands in these same queues. Each queue is taken out whole and
+    /// dropped afterwards, and passes repeat until one finds nothing, so
+    /// the loop ends empty (a `Drop` that schedules work forever would keep
+    /// this going forever, as it would keep a running loop busy).
     fn teardown(&self) {
-        let handlers: Vec<Rc<dyn IoHandler>> =
-            self.io.borrow_mut().drain().map(|(_, h)| h).collect();
-        for h in &handlers {
-            h.teardown();
+        while self.teardown_pass() {}
+    }
+
+    /// One pass of [`teardown`](Self::teardown); true if it found anything.
+    fn teardown_pass(&self) -> bool {
+        let mut found = false;
+        // One handler at a time, each taken out of the slab before its
+        // teardown runs, so the slab is never borrowed while a handler
+        // drops user callbacks. A handler registered meanwhile (by a Drop
+        // that listens or connects) may take a freed slot: the generation
+        // check leaves it for the next pass instead of tearing it down
+        // under another's key.
+        let keys: Vec<(usize, u32)> = self
+            .io
+            .borrow()
+            .iter()
+            .map(|(key, (generation, _))| (key, *generation))
+            .collect();
+        for (key, generation) in keys {
+            let handler = {
+                let mut io = self.io.borrow_mut();
+                match io.get(key) {
+                    Some((g, _)) if *g == generation => Some(io.remove(key).1),
+                    _ => None,
+                }
+            };
+            if let Some(handler) = handler {
+                found = true;
+                handler.teardown();
+                drop(handler);
+            }
         }
-        drop(handlers);
-        self.next_ticks.borrow_mut().clear();
-        self.pending.borrow_mut().clear();
-        self.closing.borrow_mut().clear();
-        self.work_done.borrow_mut().clear();
-        self.timers.clear();
+        let ticks = std::mem::take(&mut *self.next_ticks.borrow_mut());
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        let closing = std::mem::take(&mut *self.closing.borrow_mut());
+        let work_done = std::mem::take(&mut *self.work_done.borrow_mut());
+        found |= !ticks.is_empty() || !pending.is_empty() || !closing.is_empty();
+        found |= !work_done.is_empty();
+        // The callbacks of the requests still on the pool are gone: nothing
+        // waits for those requests any more.
+        self.active_reqs.set(0);
+        drop(ticks);
+        drop(pending);
+        drop(closing);
+        drop(work_done);
+        found |= self.timers.clear();
+        found
+    }
+}
+
+/// This thread's loop for the length of one [`run`]. Dropping it, on a
+/// return or while a panic unwinds out of `run` (from `main`, a listener,
+/// a timer, a tick, an immediate), tears the loop down (every registered
+/// handle closed, every queued callback dropped) and uninstalls it, so the
+/// descriptors are closed and a later `run` on this thread works.
+struct Installed {
+    lp: Rc<EventLoop>,
+}
+
+impl Installed {
+    fn new(lp: &Rc<EventLoop>) -> Installed {
+        CURRENT.with(|c| *c.borrow_mut() = Some(Rc::clone(lp)));
+        Installed { lp: Rc::clone(lp) }
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        // Teardown calls into user code (the `Drop` of captured values),
+        // which may panic. A panic leaving this `drop` while another one
+        // unwinds would abort the process, and either way the loop must
+        // still be uninstalled: catch it, finish the teardown it cut short,
+        // uninstall, then let it continue unless a panic is already on its
+        // way out. Every borrow the unwinding frames held is released by
+        // now (their guards dropped first), so teardown finds no cell
+        // borrowed.
+        let lp = &self.lp;
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| lp.teardown()));
+        if outcome.is_err() {
+            // A second panic here is dropped (its message was printed):
+            // the first one is the one to report.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| lp.teardown()));
+        }
+        // `try_with` and `try_borrow_mut`: this also runs while unwinding,
+        // where a panic would abort. The loop is dropped after the borrow.
+        let uninstalled = CURRENT
+            .try_with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()))
+            .ok()
+            .flatten();
+        drop(uninstalled);
+        if let Err(payload) = outcome {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(payload);
+            }
+        }
     }
 }
 
@@ -515,6 +614,11 @@ pub fn next_tick(f: impl FnOnce() + 'static) {
 /// When called inside another `run` on the same thread: one loop per
 /// thread (see [`cluster`](crate::cluster) for more).
 ///
+/// A panic in `main` or in any callback (a listener, a timer, a tick, an
+/// immediate) comes out of `run` after the loop was torn down as on a
+/// return: every handle closed, every queued callback dropped, the loop
+/// gone from the thread, so a later `run` on the same thread works.
+///
 /// # Examples
 ///
 /// ```
@@ -551,14 +655,15 @@ pub fn run<F: FnOnce() -> Result<()>>(main: F) -> Result<()> {
         !nested,
         "netloop::run called inside netloop::run: one loop per thread"
     );
-    CURRENT.with(|c| *c.borrow_mut() = Some(Rc::clone(&lp)));
+    // Installed only after the check: a nested call's panic must leave the
+    // outer loop in place.
+    let installed = Installed::new(&lp);
     let result = main();
     if result.is_ok() {
         lp.run();
     }
-    lp.teardown();
+    drop(installed);
     let stop = lp.stop_error.borrow_mut().take();
-    CURRENT.with(|c| *c.borrow_mut() = None);
     result?;
     match stop {
         Some(e) => Err(e),

@@ -428,12 +428,19 @@ impl TimerWheel {
                         f();
                         // Put the callback back unless the timer was
                         // cancelled (or its slot reused) while it ran.
-                        let mut t = self.timeouts.borrow_mut();
-                        if let Some(e) = t.entries.get_mut(tk.key) {
-                            if e.generation == tk.generation && e.cb.is_none() {
-                                e.cb = Some(TimerCb::Many(f));
+                        let unwanted = {
+                            let mut t = self.timeouts.borrow_mut();
+                            match t.entries.get_mut(tk.key) {
+                                Some(e) if e.generation == tk.generation && e.cb.is_none() => {
+                                    e.cb = Some(TimerCb::Many(f));
+                                    None
+                                }
+                                _ => Some(f),
                             }
-                        }
+                        };
+                        // A cancelled timer's callback goes only now, after
+                        // the borrow: its captures may schedule timers.
+                        drop(unwanted);
                     }));
                 }
                 None => continue,
@@ -481,14 +488,20 @@ impl TimerWheel {
     }
 
     pub(crate) fn cancel_immediate(&self, t: TimerKey) {
-        let mut imms = self.immediates.borrow_mut();
-        let live = matches!(imms.get(t.key), Some(i) if i.generation == t.generation);
-        if live {
-            let imm = imms.remove(t.key);
-            if imm.reffed {
-                self.add_ref(-1);
+        let removed = {
+            let mut imms = self.immediates.borrow_mut();
+            let live = matches!(imms.get(t.key), Some(i) if i.generation == t.generation);
+            if !live {
+                return;
             }
+            imms.remove(t.key)
+        };
+        if removed.reffed {
+            self.add_ref(-1);
         }
+        // The callback may own handles whose drop touches the loop (sets
+        // another immediate): dropped after the borrow ends.
+        drop(removed);
     }
 
     pub(crate) fn set_immediate_ref(&self, t: TimerKey, reffed: bool) {
@@ -511,14 +524,19 @@ impl TimerWheel {
         matches!(imms.get(t.key), Some(i) if i.generation == t.generation && i.reffed)
     }
 
-    /// Drop every timer and immediate (loop teardown).
-    pub(crate) fn clear(&self) {
+    /// Drop every timer and immediate (loop teardown); true if there was
+    /// any. Callbacks are dropped after every borrow ends, and their drops
+    /// may schedule new timers: the loop's teardown calls this again until
+    /// it finds nothing.
+    pub(crate) fn clear(&self) -> bool {
         let timeouts = std::mem::take(&mut *self.timeouts.borrow_mut());
         let imms = std::mem::take(&mut *self.immediates.borrow_mut());
-        self.immediate_queue.borrow_mut().clear();
+        let queue = std::mem::take(&mut *self.immediate_queue.borrow_mut());
         self.refs.set(0);
+        let found = !timeouts.entries.is_empty() || !imms.is_empty() || !queue.is_empty();
         drop(timeouts);
         drop(imms);
+        found
     }
 }
 
@@ -658,6 +676,24 @@ mod tests {
         assert_eq!(w.ref_count(), 1);
         fire(&w, t0 + ms(20));
         assert_eq!(*log.borrow(), ["idle", "idle"]);
+    }
+
+    #[test]
+    fn clear_says_whether_it_dropped_anything() {
+        let (w, log, t0) = (TimerWheel::new(), Log::default(), Instant::now());
+        assert!(!w.clear(), "an empty wheel");
+        w.insert(t0, ms(10), false, once(&log, "timeout"));
+        assert!(w.clear());
+        assert_eq!(w.ref_count(), 0);
+        assert!(!w.clear(), "nothing left after a clear");
+        let i = w.insert_immediate(Box::new(|| {}));
+        w.cancel_immediate(i);
+        assert!(w.clear(), "the cancelled immediate's queue entry");
+        w.insert_immediate(Box::new(|| {}));
+        assert!(w.clear());
+        assert!(!w.has_immediates() && w.ref_count() == 0);
+        fire(&w, t0 + ms(100));
+        assert!(log.borrow().is_empty());
     }
 
     #[test]

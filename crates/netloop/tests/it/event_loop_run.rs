@@ -166,3 +166,406 @@ fn pool_lookup_keeps_the_loop_alive_until_it_completes() {
     .unwrap();
     assert_eq!(log.entries(), ["looked up"]);
 }
+
+// ----- teardown: callbacks whose drop schedules work --------------------------
+
+/// A value whose `Drop` schedules more work on the running loop, as a
+/// captured handle whose drop notifies or closes something would: a tick,
+/// a timeout, an immediate and a pool lookup, each carrying the next link
+/// of the chain (`depth` more levels), so the loop's teardown must go
+/// round until nothing new appears. None of that work may run: it is
+/// scheduled while `run` is ending. Every drop is logged by name.
+struct ScheduleOnDrop {
+    log: Log,
+    name: String,
+    depth: u32,
+}
+
+impl ScheduleOnDrop {
+    fn new(log: &Log, name: &str, depth: u32) -> ScheduleOnDrop {
+        ScheduleOnDrop {
+            log: log.clone(),
+            name: name.to_owned(),
+            depth,
+        }
+    }
+
+    fn child(&self, kind: &str) -> ScheduleOnDrop {
+        ScheduleOnDrop::new(&self.log, &format!("{}/{kind}", self.name), self.depth - 1)
+    }
+
+    /// Every name a chain rooted at `name` logs when it is dropped whole.
+    fn names(name: &str, depth: u32) -> Vec<String> {
+        let mut out = vec![format!("dropped {name}")];
+        if depth > 0 {
+            for kind in ["tick", "timeout", "immediate", "lookup"] {
+                out.extend(ScheduleOnDrop::names(&format!("{name}/{kind}"), depth - 1));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for ScheduleOnDrop {
+    fn drop(&mut self) {
+        self.log.push(format!("dropped {}", self.name));
+        if self.depth == 0 {
+            return;
+        }
+        let tick = self.child("tick");
+        next_tick(move || panic!("{}: scheduled while run ended, yet ran", tick.name));
+        let timeout = self.child("timeout");
+        set_timeout(Duration::from_millis(1), move || {
+            panic!("{}: scheduled while run ended, yet ran", timeout.name)
+        });
+        let immediate = self.child("immediate");
+        set_immediate(move || panic!("{}: scheduled while run ended, yet ran", immediate.name));
+        let lookup = self.child("lookup");
+        dns::lookup("localhost", 0, move |_| {
+            panic!("{}: scheduled while run ended, yet ran", lookup.name)
+        });
+    }
+}
+
+/// The log's entries sorted: teardown drops queues in its own order.
+fn sorted(mut entries: Vec<String>) -> Vec<String> {
+    entries.sort();
+    entries
+}
+
+/// `names` of every root, sorted.
+fn expected_drops(roots: &[&str], depth: u32) -> Vec<String> {
+    sorted(
+        roots
+            .iter()
+            .flat_map(|r| ScheduleOnDrop::names(r, depth))
+            .collect(),
+    )
+}
+
+#[test]
+fn callbacks_whose_drop_schedules_work_are_dropped_when_main_fails() {
+    let log = Log::new();
+    let l = log.clone();
+    let held = server_port();
+    let port = held.port();
+    let res = netloop::run(move || {
+        let in_listener = ScheduleOnDrop::new(&l, "connection listener", 2);
+        let server =
+            net::create_server(move |_, _| panic!("{}: ran after main failed", in_listener.name));
+        server.listen(port, "127.0.0.1")?;
+        let tick = ScheduleOnDrop::new(&l, "tick", 2);
+        next_tick(move || panic!("{}: ran after main failed", tick.name));
+        let timeout = ScheduleOnDrop::new(&l, "timeout", 2);
+        set_timeout(Duration::from_millis(1), move || {
+            panic!("{}: ran after main failed", timeout.name)
+        });
+        let immediate = ScheduleOnDrop::new(&l, "immediate", 2);
+        set_immediate(move || panic!("{}: ran after main failed", immediate.name));
+        let lookup = ScheduleOnDrop::new(&l, "lookup", 2);
+        dns::lookup("localhost", 0, move |_| {
+            panic!("{}: ran after main failed", lookup.name)
+        });
+        Err(Error::new(ErrorCode::ERR_INVALID_ARG_VALUE, "main gave up"))
+    });
+    let err = res.expect_err("main's error");
+    assert_eq!(err.code(), ErrorCode::ERR_INVALID_ARG_VALUE);
+    assert_eq!(err.to_string(), "main gave up");
+    // Every callback, and everything their drops scheduled, was dropped
+    // inside run (a leftover would be dropped outside it, where its drop
+    // finds no loop and panics).
+    assert_eq!(
+        sorted(log.entries()),
+        expected_drops(
+            &[
+                "connection listener",
+                "tick",
+                "timeout",
+                "immediate",
+                "lookup"
+            ],
+            2
+        )
+    );
+    assert!(!accepts(port), "the server outlived run()");
+}
+
+#[test]
+fn callbacks_whose_drop_schedules_work_are_dropped_when_an_error_stops_the_loop() {
+    let log = Log::new();
+    let l = log.clone();
+    let res = netloop::run(move || {
+        let _g = guard("error stops the loop");
+        let on_server = l.clone();
+        let server = net::create_server(move |_, accepted| {
+            let l = &on_server;
+            // Written at once; the callback waits in the pending queue.
+            let write_cb = ScheduleOnDrop::new(l, "write callback", 2);
+            accepted.write_with("x", move |_, _| {
+                panic!("{}: ran after the loop stopped", write_cb.name)
+            });
+            let tick = ScheduleOnDrop::new(l, "tick", 2);
+            let timeout = ScheduleOnDrop::new(l, "timeout", 2);
+            let immediate = ScheduleOnDrop::new(l, "immediate", 2);
+            set_timeout(Duration::from_secs(3600), move || {
+                panic!("{}: ran after the loop stopped", timeout.name)
+            });
+            set_immediate(move || panic!("{}: ran after the loop stopped", immediate.name));
+            // The error goes out on the next tick, with no listener: the
+            // loop stops there, before the tick queued after it.
+            accepted.destroy_with(Error::new(ErrorCode::ECONNABORTED, "nobody listens"));
+            next_tick(move || panic!("{}: ran after the loop stopped", tick.name));
+        });
+        let port = crate::util::listen_local(&server);
+        let client = net::connect(port, "127.0.0.1")?;
+        // The client is registered with the loop (connecting, or connected)
+        // when the loop stops: its teardown drops this listener.
+        let in_listener = ScheduleOnDrop::new(&l, "client listener", 2);
+        client.on(Socket::END, move |_, _| {
+            panic!("{}: ran after the loop stopped", in_listener.name)
+        });
+        Ok(())
+    });
+    let err = res.expect_err("the unhandled error");
+    assert_eq!(err.code(), ErrorCode::ECONNABORTED);
+    assert_eq!(err.to_string(), "nobody listens");
+    assert_eq!(
+        sorted(log.entries()),
+        expected_drops(
+            &[
+                "write callback",
+                "tick",
+                "timeout",
+                "immediate",
+                "client listener"
+            ],
+            2
+        )
+    );
+}
+
+#[test]
+fn cancelling_an_immediate_whose_drop_sets_an_immediate() {
+    struct SetImmediateOnDrop(Log);
+    impl Drop for SetImmediateOnDrop {
+        fn drop(&mut self) {
+            set_immediate(self.0.recorder("immediate set by a drop"));
+        }
+    }
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let captured = SetImmediateOnDrop(l.clone());
+        let cancelled = set_immediate(move || {
+            let _keep = &captured;
+            panic!("a cancelled immediate ran")
+        });
+        cancelled.cancel();
+        l.push("cancelled");
+        Ok(())
+    })
+    .expect("the loop ran");
+    assert_eq!(log.entries(), ["cancelled", "immediate set by a drop"]);
+}
+
+// ----- panics unwinding out of run ----------------------------------------------
+
+/// Run `main` in a loop that is expected to panic with `message`; returns
+/// once the panic came out of `run`.
+fn run_expecting_panic(message: &str, main: impl FnOnce() -> netloop::Result<()>) {
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| netloop::run(main)));
+    let payload = match res {
+        Ok(out) => panic!("run returned {out:?} instead of panicking"),
+        Err(payload) => payload,
+    };
+    let got = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned());
+    assert_eq!(got.as_deref(), Some(message), "the panic that left run");
+}
+
+/// What every panic test checks afterwards: the server the panicking run
+/// listened on is closed, and a new loop runs on this thread.
+fn assert_torn_down_and_runnable(port: u16) {
+    assert!(!accepts(port), "the server outlived the panicking run()");
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        next_tick(l.recorder("tick"));
+        set_timeout(Duration::from_millis(1), l.recorder("timeout"));
+        Ok(())
+    })
+    .expect("a later run on the same thread");
+    assert_eq!(log.entries(), ["tick", "timeout"]);
+}
+
+#[test]
+fn a_panicking_timer_unwinds_out_of_run_and_the_loop_is_torn_down() {
+    let held = server_port();
+    let port = held.port();
+    let log = Log::new();
+    let l = log.clone();
+    run_expecting_panic("timer panicked", move || {
+        let server = net::create_server(|_, _| {});
+        server.listen(port, "127.0.0.1")?;
+        // Teardown while unwinding drops these, and their drops schedule
+        // more: no double borrow (which would abort the process).
+        let pending = ScheduleOnDrop::new(&l, "long timeout", 1);
+        set_timeout(Duration::from_secs(3600), move || {
+            panic!("{}: ran", pending.name)
+        });
+        let tick = ScheduleOnDrop::new(&l, "tick", 1);
+        set_timeout(Duration::from_millis(1), move || {
+            next_tick(move || panic!("{}: ran", tick.name));
+            panic!("timer panicked");
+        });
+        Ok(())
+    });
+    assert_eq!(
+        sorted(log.entries()),
+        expected_drops(&["long timeout", "tick"], 1)
+    );
+    assert_torn_down_and_runnable(port);
+}
+
+#[test]
+fn a_panicking_connect_listener_unwinds_out_of_run_and_the_loop_is_torn_down() {
+    let held = server_port();
+    let port = held.port();
+    run_expecting_panic("connect listener panicked", move || {
+        let _g = guard("panicking connect listener");
+        let server = net::create_server(|_, _| {});
+        server.listen(port, "127.0.0.1")?;
+        let client = net::connect(port, "127.0.0.1")?;
+        client.on(Socket::CONNECT, |_, _| panic!("connect listener panicked"));
+        Ok(())
+    });
+    assert_torn_down_and_runnable(port);
+}
+
+#[test]
+fn a_panicking_main_unwinds_out_of_run_and_the_loop_is_torn_down() {
+    let held = server_port();
+    let port = held.port();
+    let log = Log::new();
+    let l = log.clone();
+    run_expecting_panic("main panicked", move || {
+        let server = net::create_server(|_, _| {});
+        server.listen(port, "127.0.0.1")?;
+        assert!(accepts(port), "the server listens");
+        let tick = ScheduleOnDrop::new(&l, "tick", 1);
+        next_tick(move || panic!("{}: ran", tick.name));
+        panic!("main panicked");
+    });
+    assert_eq!(sorted(log.entries()), expected_drops(&["tick"], 1));
+    assert_torn_down_and_runnable(port);
+}
+
+#[test]
+fn a_nested_run_panics_and_leaves_the_outer_loop_installed() {
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let nested = std::panic::catch_unwind(|| netloop::run(|| Ok(())));
+        assert!(nested.is_err(), "a nested run must panic");
+        // The outer loop is still this thread's loop.
+        next_tick(l.recorder("outer tick"));
+        Ok(())
+    })
+    .expect("the outer loop ran");
+    assert_eq!(log.entries(), ["outer tick"]);
+}
+
+#[test]
+fn an_interval_cancelled_while_it_runs_whose_drop_sets_a_timeout() {
+    struct SetTimeoutOnDrop(Log);
+    impl Drop for SetTimeoutOnDrop {
+        fn drop(&mut self) {
+            set_timeout(
+                Duration::from_millis(1),
+                self.0.recorder("timeout set by a drop"),
+            );
+        }
+    }
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let me: std::rc::Rc<std::cell::OnceCell<netloop::timers::Timer>> = Default::default();
+        let handle = me.clone();
+        let captured = SetTimeoutOnDrop(l.clone());
+        let interval = netloop::timers::set_interval(Duration::from_millis(1), move || {
+            captured.0.push("interval ran");
+            // Cancelled while it runs: its callback is dropped once it
+            // returns.
+            handle.get().expect("the interval's handle").cancel();
+        });
+        let _ = me.set(interval);
+        Ok(())
+    })
+    .expect("the loop ran");
+    assert_eq!(log.entries(), ["interval ran", "timeout set by a drop"]);
+}
+
+/// A captured value whose `Drop` panics, for the teardown's own panics.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("a drop panicked during teardown");
+    }
+}
+
+#[test]
+fn a_drop_panicking_in_the_teardown_of_a_panicking_run_neither_aborts_nor_cuts_it_short() {
+    let held = server_port();
+    let port = held.port();
+    let log = Log::new();
+    let l = log.clone();
+    // The timer's panic is the one that leaves run; the drop's, raised
+    // while it unwinds, must not abort the process.
+    run_expecting_panic("timer panicked", move || {
+        let server = net::create_server(|_, _| {});
+        server.listen(port, "127.0.0.1")?;
+        // Dropped after the tick queue, where the panicking drop is.
+        let later = ScheduleOnDrop::new(&l, "long timeout", 1);
+        set_timeout(Duration::from_secs(3600), move || {
+            panic!("{}: ran", later.name)
+        });
+        set_timeout(Duration::from_millis(1), || {
+            let bomb = PanicOnDrop;
+            next_tick(move || {
+                let _keep = &bomb;
+                panic!("the tick ran")
+            });
+            panic!("timer panicked");
+        });
+        Ok(())
+    });
+    assert_eq!(sorted(log.entries()), expected_drops(&["long timeout"], 1));
+    assert_torn_down_and_runnable(port);
+}
+
+#[test]
+fn a_drop_panicking_in_the_teardown_after_main_failed_comes_out_of_run() {
+    let held = server_port();
+    let port = held.port();
+    let log = Log::new();
+    let l = log.clone();
+    run_expecting_panic("a drop panicked during teardown", move || {
+        let server = net::create_server(|_, _| {});
+        server.listen(port, "127.0.0.1")?;
+        let later = ScheduleOnDrop::new(&l, "long timeout", 1);
+        set_timeout(Duration::from_secs(3600), move || {
+            panic!("{}: ran", later.name)
+        });
+        let bomb = PanicOnDrop;
+        next_tick(move || {
+            let _keep = &bomb;
+            panic!("the tick ran")
+        });
+        Err(Error::new(ErrorCode::ERR_INVALID_ARG_VALUE, "main gave up"))
+    });
+    assert_eq!(sorted(log.entries()), expected_drops(&["long timeout"], 1));
+    assert_torn_down_and_runnable(port);
+}
