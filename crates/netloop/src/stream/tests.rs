@@ -12,6 +12,9 @@ use super::*;
 use crate::event_loop::{current, IoHandler, Ready};
 use crate::timers;
 
+/// The test's next step, run after each recorded entry.
+type Step = Box<dyn FnMut(&Recorder, &str)>;
+
 /// Records every completion; its stream handle is the one under test.
 #[derive(Default)]
 struct Recorder {
@@ -19,7 +22,7 @@ struct Recorder {
     log: RefCell<Vec<String>>,
     read: RefCell<Vec<u8>>,
     /// Called after each completion (the test's next step).
-    then: RefCell<Option<Box<dyn FnMut(&Recorder, &str)>>>,
+    then: RefCell<Option<Step>>,
     /// Log readable events too (before the stream handles them).
     report_readable: std::cell::Cell<bool>,
 }
