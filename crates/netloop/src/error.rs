@@ -22,6 +22,11 @@ macro_rules! error_codes {
             $( $(#[$doc])* $name, )*
             /// A system error with no name in this table; holds the errno.
             Errno(i32),
+            /// A code of the program's own, for errors it makes itself
+            /// (Node: `Object.assign(new Error('boom'), { code: 'EBOOM' })`);
+            /// [`as_str`](ErrorCode::as_str) returns it as given. See
+            /// [`ErrorCode::custom`].
+            Custom(&'static str),
         }
 
         impl ErrorCode {
@@ -31,6 +36,7 @@ macro_rules! error_codes {
                 match self {
                     $( ErrorCode::$name => stringify!($name), )*
                     ErrorCode::Errno(_) => "UNKNOWN",
+                    ErrorCode::Custom(code) => code,
                 }
             }
         }
@@ -96,6 +102,8 @@ error_codes! {
     ERR_STREAM_WRITE_AFTER_END,
     /// Operation on a destroyed stream.
     ERR_STREAM_DESTROYED,
+    /// `end()` after the stream already finished.
+    ERR_STREAM_ALREADY_FINISHED,
     /// The stream was closed before it finished.
     ERR_STREAM_PREMATURE_CLOSE,
     /// An argument has a value that is not allowed.
@@ -179,9 +187,27 @@ impl ErrorCode {
     }
 
     /// True for system error names (`E...`, `EAI_AGAIN`), false for Node's
-    /// own `ERR_*` codes.
+    /// own `ERR_*` codes and for [custom](ErrorCode::Custom) ones.
     pub fn is_system(&self) -> bool {
-        !self.as_str().starts_with("ERR_")
+        !matches!(self, ErrorCode::Custom(_)) && !self.as_str().starts_with("ERR_")
+    }
+
+    /// A code of the program's own, for an [`Error`] it makes itself and
+    /// passes to [`Socket::destroy_with`](crate::net::Socket::destroy_with)
+    /// or emits (Node: setting `err.code` on an `Error`). Codes are usually
+    /// literals, hence `&'static str`.
+    ///
+    /// ```
+    /// use netloop::{Error, ErrorCode};
+    ///
+    /// let err = Error::new(ErrorCode::custom("EBOOM"), "boom");
+    /// assert_eq!(err.code().as_str(), "EBOOM");
+    /// assert_eq!(err.code(), ErrorCode::custom("EBOOM"));
+    /// assert!(!err.code().is_system());
+    /// assert_eq!(err.to_string(), "boom");
+    /// ```
+    pub const fn custom(code: &'static str) -> ErrorCode {
+        ErrorCode::Custom(code)
     }
 }
 

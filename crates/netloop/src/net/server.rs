@@ -464,21 +464,23 @@ impl Server {
                     return Err(Error::from_syscall(&e, "uv_pipe_chmod"));
                 }
             }
-            self.inner.finish_listen(res, Some(path), None, opts.port);
+            self.inner
+                .finish_listen(res, Some(path), None, opts.port, Ticks::One);
             return Ok(self);
         }
         match opts.host {
             None => {
                 let res = tcp::listen_unspecified(opts.port, &tcp_opts);
                 self.inner
-                    .finish_listen(res, None, Some("::".to_owned()), opts.port);
+                    .finish_listen(res, None, Some("::".to_owned()), opts.port, Ticks::One);
             }
             Some(host) if is_ip(&host) != 0 => {
                 let res = host
                     .parse::<IpAddr>()
                     .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
                     .and_then(|ip| tcp::listen(SocketAddr::new(ip, opts.port), &tcp_opts));
-                self.inner.finish_listen(res, None, Some(host), opts.port);
+                self.inner
+                    .finish_listen(res, None, Some(host), opts.port, Ticks::AfterLookup);
             }
             Some(host) => {
                 let seq = {
@@ -498,7 +500,7 @@ impl Server {
                     match res {
                         Ok(ip) => {
                             let res = tcp::listen(SocketAddr::new(ip, port), &tcp_opts);
-                            inner.finish_listen(res, None, Some(ip.to_string()), port);
+                            inner.finish_listen(res, None, Some(ip.to_string()), port, Ticks::One);
                         }
                         Err(err) => {
                             let server = Server { inner };
@@ -709,6 +711,28 @@ impl Default for Server {
 
 impl_emitter!(Server);
 
+/// When `listening` (or a bind error) is emitted after `listen()`.
+#[derive(Clone, Copy)]
+enum Ticks {
+    /// On the next tick: Node's `emitListeningNT` (a port or a path).
+    One,
+    /// One tick later: a host given as an IP literal still goes through
+    /// Node's `dns.lookup`, which answers a literal on the next tick and
+    /// only then listens and queues `emitListeningNT`. netloop binds at
+    /// once (so `address()` works right after `listen()`) but emits on
+    /// Node's tick: a `next_tick` queued right after `listen()` runs first.
+    AfterLookup,
+}
+
+impl Ticks {
+    fn queue(self, lp: &EventLoop, f: impl FnOnce() + 'static) {
+        match self {
+            Ticks::One => lp.next_tick(f),
+            Ticks::AfterLookup => lp.next_tick(move || event_loop::current().next_tick(f)),
+        }
+    }
+}
+
 /// The errors that mean "no IPv6 here": fall back to IPv4.
 impl ServerInner {
     fn server(&self) -> Option<Server> {
@@ -717,12 +741,16 @@ impl ServerInner {
 
     /// Register a bound listener, or report why binding failed; both
     /// events come on a later tick, never from inside `listen()`.
+    /// Register the bound listener (or report the bind's failure) and queue
+    /// `listening` (or `error`) as Node does: `ticks` says how many ticks
+    /// later.
     fn finish_listen(
         &self,
         res: io::Result<ListenerIo>,
         path: Option<PathBuf>,
         host: Option<String>,
         port: u16,
+        ticks: Ticks,
     ) {
         let Some(server) = self.server() else { return };
         let handler: Rc<dyn IoHandler> = server.inner.clone();
@@ -741,7 +769,7 @@ impl ServerInner {
                 };
                 self.handle_ref.set_active(true);
                 tracing::debug!(target: "netloop::net", address = ?self.st.borrow().address, "listening");
-                self.lp.next_tick(move || {
+                ticks.queue(&self.lp, move || {
                     let current = server.inner.st.borrow().bind_seq == seq;
                     if current && server.listening() {
                         server.emit(Server::LISTENING, &());
@@ -753,7 +781,7 @@ impl ServerInner {
                 let port = if path.is_some() { None } else { Some(port) };
                 let err = Error::uv_host_port(&e, "listen", address.as_deref(), port);
                 tracing::debug!(target: "netloop::net", error = %err, "listen failed");
-                self.lp.next_tick(move || server.emit_error(&err));
+                ticks.queue(&self.lp, move || server.emit_error(&err));
             }
         }
     }

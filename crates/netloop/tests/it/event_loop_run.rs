@@ -299,11 +299,7 @@ fn callbacks_whose_drop_schedules_work_are_dropped_when_an_error_stops_the_loop(
         let on_server = l.clone();
         let server = net::create_server(move |_, accepted| {
             let l = &on_server;
-            // Written at once; the callback waits in the pending queue.
             let write_cb = ScheduleOnDrop::new(l, "write callback", 2);
-            accepted.write_with("x", move |_, _| {
-                panic!("{}: ran after the loop stopped", write_cb.name)
-            });
             let tick = ScheduleOnDrop::new(l, "tick", 2);
             let timeout = ScheduleOnDrop::new(l, "timeout", 2);
             let immediate = ScheduleOnDrop::new(l, "immediate", 2);
@@ -314,6 +310,11 @@ fn callbacks_whose_drop_schedules_work_are_dropped_when_an_error_stops_the_loop(
             // The error goes out on the next tick, with no listener: the
             // loop stops there, before the tick queued after it.
             accepted.destroy_with(Error::new(ErrorCode::ECONNABORTED, "nobody listens"));
+            // A write to the destroyed socket: its callback (with
+            // ERR_STREAM_DESTROYED) waits on a tick queued after the error.
+            accepted.write_with("x", move |_, _| {
+                panic!("{}: ran after the loop stopped", write_cb.name)
+            });
             next_tick(move || panic!("{}: ran after the loop stopped", tick.name));
         });
         let port = crate::util::listen_local(&server);

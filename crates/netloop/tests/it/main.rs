@@ -19,6 +19,7 @@ mod net_server_connections;
 mod net_server_listen;
 mod net_socket_connect;
 mod net_socket_io;
+mod node_conformance;
 mod node_net_addresses;
 mod node_net_blocklist;
 mod node_net_connect;

@@ -709,7 +709,10 @@ fn node_net_write_fully_async_buffer() {
 /// reach the mark, and `drain` follows exactly once when the queue
 /// empties. Writes made while connecting are all queued, so the count is
 /// exact: with a mark of 8, 4 + 3 bytes are under it and the next byte
-/// reaches it.
+/// reaches it. `end()` was called before the queue emptied, so no `drain`
+/// follows (Node's `afterWrite` skips it once the stream is ending). Node
+/// 20 on the same program prints
+/// `w1 true, w2 true, w3 false, w4 false, server write true, close`.
 #[test]
 fn node_net_connect_buffer_high_water_mark() {
     let log = Log::new();
@@ -743,10 +746,7 @@ fn node_net_connect_buffer_high_water_mark() {
         l.push(format!("w4 {}", socket.write("9")));
         assert_eq!(socket.writable_length(), 9);
         let l1 = l.clone();
-        socket.on(Socket::DRAIN, move |s, _| {
-            assert_eq!(s.writable_length(), 0);
-            l1.push("drain");
-        });
+        socket.on(Socket::DRAIN, move |_, _| l1.push("drain"));
         socket.on(Socket::DATA, |_, _| {});
         socket.on(Socket::CLOSE, move |_, _| l.push("close"));
         socket.end();
@@ -761,10 +761,10 @@ fn node_net_connect_buffer_high_water_mark() {
             .collect::<Vec<_>>(),
         ["w1 true", "w2 true", "w3 false", "w4 false"]
     );
-    assert_eq!(log.count("drain"), 1);
+    assert_eq!(log.count("drain"), 0);
     assert_eq!(log.count("server write true"), 1);
     assert_eq!(log.count("server drain"), 0);
-    assert!(log.position("drain") < log.position("close"));
+    assert_eq!(log.count("close"), 1);
 }
 
 /// test-net-stream: a server writes 20 MB to a client that pauses on its

@@ -72,14 +72,26 @@ impl Socket {
     /// `socket.destroySoon()`): unlike [`end`](Socket::end), the socket does
     /// not wait for the peer's FIN.
     pub fn destroy_soon(&self) -> &Socket {
-        let finished = {
-            let mut st = self.inner.st.borrow_mut();
-            st.cold().destroy_after_finish = true;
-            st.write == WriteSide::Finished
+        // Node: `if (this.writable) this.end(); if (this.writableFinished)
+        // this.destroy(); else this.once('finish', this.destroy);` — a
+        // `finish` listener added before this call runs before the destroy,
+        // one added after it finds the socket destroyed.
+        let (writable, finished) = {
+            let st = self.inner.st.borrow();
+            (
+                !st.ended() && !st.destroyed(),
+                st.write == WriteSide::Finished,
+            )
         };
-        self.end();
+        if writable {
+            self.end();
+        }
         if finished {
             self.destroy();
+        } else {
+            self.once(Socket::FINISH, |s, _| {
+                s.destroy();
+            });
         }
         self
     }
@@ -148,7 +160,7 @@ impl SocketInner {
     /// Node's `destroy` / `_destroy`: close the fd now, fail pending
     /// writes, `error` on the next tick, `close` in the close phase.
     pub(super) fn destroy(&self, err: Option<Error>) {
-        let (was_connecting, pending, timeout, server, reset, plan) = {
+        let (was_connecting, pending, timeout, server, reset, plan, on_finished) = {
             let mut st = self.st.borrow_mut();
             if st.destroyed() {
                 return;
@@ -157,7 +169,7 @@ impl SocketInner {
             st.conn = Conn::Destroyed {
                 had_error: err.is_some(),
             };
-            let (pending, timeout, plan) = match st.cold.as_mut() {
+            let (pending, timeout, plan, on_finished) = match st.cold.as_mut() {
                 Some(c) => {
                     c.pending_bytes = 0;
                     c.read_buf = Vec::new();
@@ -165,9 +177,10 @@ impl SocketInner {
                         std::mem::take(&mut c.pending),
                         c.timeout.take(),
                         c.plan.take(),
+                        std::mem::take(&mut c.on_finished),
                     )
                 }
-                None => (Vec::new(), None, None),
+                None => (Vec::new(), None, None, Vec::new()),
             };
             (
                 was_connecting,
@@ -176,6 +189,7 @@ impl SocketInner {
                 st.server.take(),
                 st.reset_on_close,
                 plan,
+                on_finished,
             )
         };
         if let Some(t) = timeout {
@@ -213,6 +227,18 @@ impl SocketInner {
         };
         let Some(socket) = self.socket() else { return };
         let had_error = err.is_some();
+        if !on_finished.is_empty() {
+            // Node's `errorBuffer`, queued before the `error` tick: `end(cb)`
+            // callbacks still waiting for `finish` get the error the socket
+            // died of, or ERR_STREAM_DESTROYED.
+            let e = err.clone().unwrap_or_else(end_destroyed);
+            let s = socket.clone();
+            self.lp.next_tick(move || {
+                for f in on_finished {
+                    f(&s, Some(&e));
+                }
+            });
+        }
         if let Some(err) = err {
             let s = socket.clone();
             self.lp.next_tick(move || s.emit_error(&err));
@@ -226,4 +252,12 @@ impl SocketInner {
             socket.emit(Socket::CLOSE, &had_error);
         });
     }
+}
+
+/// Node's `ERR_STREAM_DESTROYED('end')`.
+pub(super) fn end_destroyed() -> Error {
+    Error::new(
+        ErrorCode::ERR_STREAM_DESTROYED,
+        "Cannot call end after a stream was destroyed",
+    )
 }

@@ -445,7 +445,7 @@ impl Socket {
     /// socket was paused explicitly (Node's `Readable.prototype.on`).
     fn on_listener_added(&self, name: &str) {
         if name == "data" && self.inner.st.borrow().flow != Flow::Paused {
-            self.resume();
+            self.inner.start_flowing();
         }
     }
 
@@ -508,10 +508,6 @@ impl SocketInner {
         }
     }
 
-    fn has_data_listener(&self) -> bool {
-        self.listeners.count("data") > 0
-    }
-
     fn refresh_timeout(&self) {
         if let Some(t) = self.st.borrow().timer() {
             t.refresh();
@@ -533,22 +529,18 @@ impl IoHandler for SocketInner {
     fn teardown(&self) {
         let mut dropped = Vec::new();
         self.stream.close(&self.lp, false, &mut dropped);
-        let (timeout, pending, server) = {
+        let (cold, server) = {
             let mut st = self.st.borrow_mut();
-            let cold = st.cold.as_mut();
-            let (timeout, pending) = match cold {
-                Some(c) => (c.timeout.take(), std::mem::take(&mut c.pending)),
-                None => (None, Vec::new()),
-            };
-            (timeout, pending, st.server.take())
+            (st.cold.take(), st.server.take())
         };
+        let timeout = cold.as_ref().and_then(|c| c.timeout.clone());
         if let Some(t) = timeout {
             t.cancel();
         }
         // Dropped outside the borrow: a closure's drop may touch the socket.
         // Dropping the server breaks the socket -> server -> listener ->
         // socket cycle.
-        drop((dropped, pending, server));
+        drop((dropped, cold, server));
         self.handle_ref.set_active(false);
         self.handle_ref.req_clear();
         self.listeners.remove_all(None);

@@ -53,20 +53,40 @@ impl Socket {
 
     /// Start reading again (Node: `socket.resume()`). Bytes buffered while
     /// paused are delivered first, on the next tick, never inside this call.
-    /// Node's `resume()` with no `data` listener reads and throws the bytes
-    /// away; netloop keeps them until a listener is attached. See
+    /// As in Node, a socket resumed with no `data` listener reads and throws
+    /// the bytes away, and reaches `end`: `sock.resume()` is the idiom that
+    /// drains a socket whose data is not wanted. (Bytes that arrive before
+    /// any `data` listener or `resume()`, or while a socket that flowed
+    /// only because of a listener has none left, are kept instead.) See
     /// [`pause`](Socket::pause) for an example.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let events = Rc::clone(&log);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         sock.end_with("not wanted");
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.resume(); // drain: read and discard
+    ///     client.on(Socket::END, move |c, _| {
+    ///         events.borrow_mut().push(format!("end after {} bytes", c.bytes_read()));
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*log.borrow(), ["end after 10 bytes"]);
+    /// ```
     pub fn resume(&self) -> &Socket {
-        {
-            let mut st = self.inner.st.borrow_mut();
-            st.flow = Flow::Flowing;
-            if st.conn == Conn::Open && !st.eof() {
-                st.reading = true;
-            }
-        }
-        self.inner.sync_read();
-        self.inner.update_active();
-        self.inner.schedule_flush();
+        self.inner.st.borrow_mut().resumed = true;
+        self.inner.start_flowing();
         self
     }
 
@@ -74,6 +94,12 @@ impl Socket {
     /// [`resume`](Socket::resume) (Node: `socket.isPaused()`).
     pub fn is_paused(&self) -> bool {
         self.inner.st.borrow().flow == Flow::Paused
+    }
+
+    /// True once `end` was emitted: the peer's FIN arrived and every byte
+    /// before it was delivered (Node: `socket.readableEnded`).
+    pub fn readable_ended(&self) -> bool {
+        self.inner.st.borrow().read == ReadSide::EndEmitted
     }
 
     /// Choose how `data` chunks are cut and shaped (Node:
@@ -223,6 +249,28 @@ impl Socket {
 }
 
 impl SocketInner {
+    /// Node's `resume()`: flowing from now on; buffered bytes are
+    /// delivered on the next tick and reading starts again.
+    pub(super) fn start_flowing(&self) {
+        {
+            let mut st = self.st.borrow_mut();
+            st.flow = Flow::Flowing;
+            if st.conn == Conn::Open && !st.eof() {
+                st.reading = true;
+            }
+        }
+        self.sync_read();
+        self.update_active();
+        self.schedule_flush();
+    }
+
+    /// Whether a flowing socket hands chunks on now: to its `data`
+    /// listeners, or into the void after an explicit `resume()` (Node's
+    /// drain idiom). Otherwise they are kept until a listener comes.
+    fn delivers(&self) -> bool {
+        self.st.borrow().resumed || self.listeners.count("data") > 0
+    }
+
     /// A chunk came off the wire: hand it to `data` listeners, or keep it
     /// until there are some (or the socket is resumed). A full buffer stops
     /// reading, as Node's `readStop` when `push()` returns false.
@@ -232,7 +280,7 @@ impl SocketInner {
         let direct = {
             let st = self.st.borrow();
             st.flow == Flow::Flowing && st.buffered() == 0 && !st.destroyed()
-        } && self.has_data_listener();
+        } && self.delivers();
         if direct {
             self.emit_data(chunk);
         } else {
@@ -308,7 +356,7 @@ impl SocketInner {
             if st.destroyed() || st.flow != Flow::Flowing {
                 return;
             }
-            if st.buffered() > 0 && self.has_data_listener() {
+            if st.buffered() > 0 && (st.resumed || self.listeners.count("data") > 0) {
                 st.cold.as_mut().map(|c| std::mem::take(&mut c.read_buf))
             } else {
                 None

@@ -88,6 +88,11 @@ pub(super) struct State {
     pub need_drain: bool,
     /// Buffered bytes are queued for delivery on the next tick.
     pub flush_scheduled: bool,
+    /// `resume()` was called explicitly (not by attaching a `data`
+    /// listener): while flowing, chunks nobody listens to are discarded, as
+    /// in Node. Flowing only because of a listener that was later removed,
+    /// the socket keeps them instead.
+    pub resumed: bool,
     /// Close with an RST (`reset_and_destroy`).
     pub reset_on_close: bool,
     /// The write and read high-water marks (16 KiB by default).
@@ -135,9 +140,12 @@ pub(super) struct Cold {
     pub timeout_after: Option<Duration>,
     pub no_delay: Option<bool>,
     pub keep_alive: Option<(bool, Duration)>,
-    /// `destroy_soon()`: destroy once `finish` was emitted.
-    pub destroy_after_finish: bool,
+    /// `end_then` callbacks waiting for `finish` (Node's `kOnFinished`).
+    pub on_finished: Vec<EndCb>,
 }
+
+/// An `end_then` callback.
+pub(super) type EndCb = Box<dyn FnOnce(&super::Socket, Option<&Error>)>;
 
 /// A connect: the addresses left to try (happy eyeballs), the errors so
 /// far, and the attempt timer.
@@ -203,6 +211,7 @@ impl State {
             allow_half_open,
             need_drain: false,
             flush_scheduled: false,
+            resumed: false,
             reset_on_close: false,
             hwm: hwm_u32(hwm),
             readable_hwm: hwm_u32(hwm),

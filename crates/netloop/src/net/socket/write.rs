@@ -2,7 +2,7 @@
 //! callbacks, backpressure and `drain`, cork, `end()`, the FIN and
 //! `finish`.
 
-use super::state::{Conn, WriteSide};
+use super::state::{Conn, ReadSide, WriteSide};
 use super::{Socket, SocketInner};
 use crate::error::{Error, ErrorCode};
 use crate::stream::{WriteCb, WriteOutcome};
@@ -205,6 +205,92 @@ impl Socket {
         self
     }
 
+    /// End our side and call `f` once `finish` comes, before the `finish`
+    /// listeners (Node: `socket.end(cb)`, which keeps its own list of
+    /// finish callbacks). `f` gets the error instead if the socket is
+    /// destroyed first (the error it died of, or `ERR_STREAM_DESTROYED`),
+    /// and on the next tick `ERR_STREAM_ALREADY_FINISHED` if `finish` was
+    /// already emitted. It never runs inside this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use netloop::net::{self, Socket};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let events = Rc::clone(&log);
+    /// netloop::run(move || {
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         sock.resume();
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     let log = Rc::clone(&events);
+    ///     client.on(Socket::FINISH, move |_, _| log.borrow_mut().push("finish listener"));
+    ///     let log = Rc::clone(&events);
+    ///     client.end_then(move |c, err| {
+    ///         assert!(err.is_none());
+    ///         log.borrow_mut().push("end callback");
+    ///         c.destroy();
+    ///     });
+    ///     Ok(())
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(*log.borrow(), ["end callback", "finish listener"]);
+    /// ```
+    pub fn end_then(&self, f: impl FnOnce(&Socket, Option<&Error>) + 'static) -> &Socket {
+        let (ended, finished, destroyed) = {
+            let st = self.inner.st.borrow();
+            (st.ended(), st.write == WriteSide::Finished, st.destroyed())
+        };
+        // Node's `Writable.end`: the callback waits for `finish` unless the
+        // stream already finished or was destroyed.
+        let err = if finished {
+            Some(Error::new(
+                ErrorCode::ERR_STREAM_ALREADY_FINISHED,
+                "Cannot call end after a stream was finished",
+            ))
+        } else if destroyed {
+            Some(super::destroy::end_destroyed())
+        } else {
+            None
+        };
+        match err {
+            Some(err) => {
+                let socket = self.clone();
+                self.lp().next_tick(move || f(&socket, Some(&err)));
+            }
+            None => {
+                self.inner
+                    .st
+                    .borrow_mut()
+                    .cold()
+                    .on_finished
+                    .push(Box::new(f));
+                if !ended {
+                    self.end();
+                }
+            }
+        }
+        self
+    }
+
+    /// True once [`end`](Socket::end) was called (Node:
+    /// `socket.writableEnded`).
+    pub fn writable_ended(&self) -> bool {
+        self.inner.st.borrow().ended()
+    }
+
+    /// True once `finish` was emitted: our FIN is out and every write
+    /// callback ran (Node: `socket.writableFinished`).
+    pub fn writable_finished(&self) -> bool {
+        self.inner.st.borrow().write == WriteSide::Finished
+    }
+
     /// Write `data`, then [`end`](Socket::end) (Node: `socket.end(data)`).
     /// After `end()` the data is not written.
     pub fn end_with(&self, data: impl AsRef<[u8]>) -> &Socket {
@@ -299,10 +385,25 @@ impl SocketInner {
             (
                 st.conn,
                 st.ended(),
-                st.read == super::state::ReadSide::EndEmitted,
+                st.read == ReadSide::EndEmitted,
                 st.allow_half_open,
             )
         };
+        if ended && end_emitted && !allow {
+            // Node's `writeAfterFIN`: once the peer ended a socket that is
+            // not half-open, `write` says EPIPE, even after the socket
+            // destroyed itself (its `destroy(er)` is then a no-op).
+            let err = Error::new(
+                ErrorCode::EPIPE,
+                "This socket has been ended by the other party",
+            );
+            if let Some(cb) = cb {
+                let e = err.clone();
+                self.lp.next_tick(move || cb(Some(&e)));
+            }
+            self.destroy(Some(err));
+            return false;
+        }
         if let Conn::Destroyed { .. } = conn {
             let err = Error::new(
                 ErrorCode::ERR_STREAM_DESTROYED,
@@ -314,14 +415,7 @@ impl SocketInner {
             return false;
         }
         if ended {
-            let err = if end_emitted && !allow {
-                Error::new(
-                    ErrorCode::EPIPE,
-                    "This socket has been ended by the other party",
-                )
-            } else {
-                Error::new(ErrorCode::ERR_STREAM_WRITE_AFTER_END, "write after end")
-            };
+            let err = Error::new(ErrorCode::ERR_STREAM_WRITE_AFTER_END, "write after end");
             if let Some(cb) = cb {
                 let e = err.clone();
                 self.lp.next_tick(move || cb(Some(&e)));
@@ -377,7 +471,7 @@ impl SocketInner {
         match self.stream.write(data, cb) {
             Ok(WriteOutcome::Done(cb)) => {
                 if let Some(cb) = cb {
-                    self.defer_write_cb(cb);
+                    self.tick_write_cb(cb);
                 }
                 true
             }
@@ -412,15 +506,16 @@ impl SocketInner {
         self.stream.write_all_queued(pending, self);
     }
 
-    /// Queued requests reached the kernel: their callbacks run in the
-    /// pending phase; then `drain` and a waiting FIN.
+    /// Queued requests reached the kernel (Node's `afterWrite` for a
+    /// write that completed later): `drain` first, then their callbacks,
+    /// at once and in order, then a waiting FIN.
     pub(super) fn after_write_done(&self, done: Vec<WriteCb>) {
-        for cb in done {
-            self.defer_write_cb(cb);
-        }
         self.refresh_timeout();
         self.update_active();
         self.maybe_drain();
+        for cb in done {
+            cb(None);
+        }
         self.maybe_shutdown();
     }
 
@@ -428,7 +523,8 @@ impl SocketInner {
         let emit = {
             let queued = self.queued_bytes();
             let mut st = self.st.borrow_mut();
-            if st.need_drain && queued == 0 && !st.destroyed() {
+            // Node's `afterWrite`: no `drain` once `end()` was called.
+            if st.need_drain && queued == 0 && !st.destroyed() && !st.ended() {
                 st.need_drain = false;
                 true
             } else {
@@ -526,29 +622,33 @@ impl SocketInner {
             if inner.st.borrow().destroyed() {
                 return;
             }
-            inner.st.borrow_mut().write = WriteSide::Finished;
-            if let Some(s) = inner.socket() {
-                s.emit(Socket::FINISH, &());
-            }
-            let (end_emitted, destroy_soon) = {
-                let st = inner.st.borrow();
-                (
-                    st.read == super::state::ReadSide::EndEmitted,
-                    st.cold.as_ref().is_some_and(|c| c.destroy_after_finish),
-                )
+            let on_finished = {
+                let mut st = inner.st.borrow_mut();
+                st.write = WriteSide::Finished;
+                st.cold
+                    .as_mut()
+                    .map(|c| std::mem::take(&mut c.on_finished))
+                    .unwrap_or_default()
             };
-            if end_emitted || destroy_soon {
+            let Some(socket) = inner.socket() else { return };
+            // Node's `finish()`: the `end(cb)` callbacks, then the event.
+            for f in on_finished {
+                f(&socket, None);
+            }
+            socket.emit(Socket::FINISH, &());
+            if inner.st.borrow().read == ReadSide::EndEmitted {
                 inner.destroy(None);
             }
         });
     }
 
-    /// Run a completed write's callback in the pending phase; the last
-    /// one releases a `finish` that waited for it.
-    fn defer_write_cb(&self, cb: WriteCb) {
+    /// Run the callback of a write the kernel took at once on the next
+    /// tick (Node's `onwrite` defers with `process.nextTick`), never inside
+    /// `write()`; the last one releases a `finish` that waited for it.
+    fn tick_write_cb(&self, cb: WriteCb) {
         let Some(me) = self.me.upgrade() else { return };
         self.st.borrow_mut().write_cbs_pending += 1;
-        self.lp.defer(move || {
+        self.lp.next_tick(move || {
             cb(None);
             let release = {
                 let mut st = me.st.borrow_mut();
