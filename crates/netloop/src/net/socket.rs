@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::dns;
 use crate::error::{bad_port_nonzero, Error, ErrorCode, Result};
 use crate::event_loop::{self, EventLoop, HandleRef, IoHandler, Ready};
-use crate::events::{impl_emitter, Event, Listeners};
+use crate::events::{builtin, impl_emitter, BuiltinEvent, Event, Listeners};
 use crate::net::options::{
     ConnectOptions, ConnectionAttempt, Encoding, Family, LookupInfo, ReadyState, ServerOptions,
     SocketOptions, DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT, DEFAULT_HIGH_WATER_MARK,
@@ -289,7 +289,7 @@ pub struct Socket {
 
 pub(crate) struct SocketInner {
     lp: Rc<EventLoop>,
-    listeners: Listeners,
+    listeners: Listeners<Socket>,
     handle_ref: HandleRef,
     /// The connect request (lookup and handshake): it keeps the loop alive
     /// while connecting even when the socket is unref'd, as libuv counts
@@ -558,6 +558,23 @@ impl Socket {
     /// `'connectionAttemptTimeout'`).
     pub const CONNECTION_ATTEMPT_TIMEOUT: Event<ConnectionAttempt> =
         Event::new("connectionAttemptTimeout");
+    /// Every event above: a listener for one of these names must take its
+    /// payload type (`on` panics with `ERR_INVALID_ARG_TYPE` otherwise).
+    pub(crate) const BUILTIN_EVENTS: &'static [BuiltinEvent] = &[
+        builtin(Socket::CONNECT),
+        builtin(Socket::READY),
+        builtin(Socket::DATA),
+        builtin(Socket::END),
+        builtin(Socket::FINISH),
+        builtin(Socket::DRAIN),
+        builtin(Socket::TIMEOUT),
+        builtin(Socket::CLOSE),
+        builtin(Socket::ERROR),
+        builtin(Socket::LOOKUP),
+        builtin(Socket::CONNECTION_ATTEMPT),
+        builtin(Socket::CONNECTION_ATTEMPT_FAILED),
+        builtin(Socket::CONNECTION_ATTEMPT_TIMEOUT),
+    ];
 
     /// An unconnected socket (Node: `new net.Socket()`).
     ///
@@ -622,7 +639,7 @@ impl Socket {
         Ok(socket)
     }
 
-    fn listeners(&self) -> &Listeners {
+    fn listeners(&self) -> &Listeners<Socket> {
         &self.inner.listeners
     }
 
