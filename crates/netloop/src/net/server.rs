@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use crate::dns;
 use crate::error::{Error, ErrorCode, Result};
 use crate::event_loop::{self, EventLoop, HandleRef, IoHandler, Ready};
-use crate::events::{impl_emitter, Event, Listeners};
+use crate::events::{builtin, impl_emitter, BuiltinEvent, Event, Listeners};
 use crate::ip::is_ip;
 use crate::net::options::{DropInfo, Family, ListenOptions, ServerOptions};
 use crate::net::socket::ConnectionOwner;
@@ -188,7 +188,7 @@ pub struct Server {
 
 pub(crate) struct ServerInner {
     lp: Rc<EventLoop>,
-    listeners: Listeners,
+    listeners: Listeners<Server>,
     handle_ref: HandleRef,
     listener: ListenerHandle,
     st: RefCell<State>,
@@ -238,6 +238,15 @@ impl Server {
     /// [`max_connections`](Server::set_max_connections) was reached (Node:
     /// `'drop'`).
     pub const DROP: Event<DropInfo> = Event::new("drop");
+    /// Every event above: a listener for one of these names must take its
+    /// payload type (`on` panics with `ERR_INVALID_ARG_TYPE` otherwise).
+    pub(crate) const BUILTIN_EVENTS: &'static [BuiltinEvent] = &[
+        builtin(Server::CONNECTION),
+        builtin(Server::LISTENING),
+        builtin(Server::CLOSE),
+        builtin(Server::ERROR),
+        builtin(Server::DROP),
+    ];
 
     /// A server with default options and no `connection` listener yet (Node:
     /// `new net.Server()`).
@@ -277,7 +286,7 @@ impl Server {
         Server { inner }
     }
 
-    fn listeners(&self) -> &Listeners {
+    fn listeners(&self) -> &Listeners<Server> {
         &self.inner.listeners
     }
 

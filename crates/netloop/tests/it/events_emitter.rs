@@ -1,14 +1,19 @@
 //! Node's `EventEmitter` API on both emitters, `Server` and `Socket`:
 //! on / once / prepend_listener / prepend_once_listener / off /
 //! remove_all_listeners / listener_count / event_names / emit, with the
-//! orders Node 20 gives (checked with `node`).
+//! orders Node 20 gives (checked with `node`), and the payload-type rules:
+//! a listener for a built-in event must take its payload type, and an emit
+//! reports whether a listener of its own type ran.
 
+use std::any::Any;
 use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use crate::util::{guard, listen_local, Calls, Log};
+use crate::util::{guard, listen_local, refused_port, Calls, Log};
 use netloop::events::{Event, ListenerId};
 use netloop::net::{self, Server, Socket};
+use netloop::ErrorCode;
 
 const X: Event<u32> = Event::new("x");
 const Y: Event<str> = Event::new("y");
@@ -21,6 +26,33 @@ struct Greeting {
     n: usize,
 }
 const GREET: Event<Greeting> = Event::new("greet");
+
+/// The message of a caught panic.
+fn panic_text(err: Box<dyn Any + Send>) -> String {
+    match err.downcast::<String>() {
+        Ok(s) => *s,
+        Err(err) => err
+            .downcast::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// Runs `add` (an `on` call), which must panic with `ERR_INVALID_ARG_TYPE`
+/// naming the event and both payload types; returns the message.
+fn rejected<R>(add: impl FnOnce() -> R, event: &str, expected: &str, actual: &str) -> String {
+    let text = match catch_unwind(AssertUnwindSafe(add)) {
+        Ok(_) => panic!("the listener for {event:?} taking &{actual} was accepted"),
+        Err(err) => panic_text(err),
+    };
+    assert!(text.starts_with("ERR_INVALID_ARG_TYPE"), "{text}");
+    assert!(text.contains(&format!("{event:?}")), "{text}");
+    assert!(
+        text.contains(&format!("must take &{expected}, not &{actual}")),
+        "{text}"
+    );
+    text
+}
 
 /// The same tests for each emitter type (they share no trait, as in Node
 /// they share a prototype).
@@ -240,14 +272,136 @@ macro_rules! emitter_tests {
                     let nobody: Event<u8> = Event::new("nobody");
                     assert!(!e.emit(nobody, &1));
                     // A listener registered with another payload type for
-                    // the same name is not called with the wrong type.
+                    // the same name is not called with the wrong type, and
+                    // the emit says no listener ran.
                     let as_number: Event<u64> = Event::new("y");
-                    assert!(e.emit(as_number, &9));
+                    assert!(!e.emit(as_number, &9));
                     assert_eq!(GREET.name(), "greet");
                     Ok(())
                 })
                 .unwrap();
                 assert_eq!(log.entries(), ["chuck 3", "text payload"]);
+            }
+
+            #[test]
+            fn emit_is_false_when_no_listener_takes_its_payload_type() {
+                let hits = Calls::new();
+                let h = hits.clone();
+                netloop::run(move || {
+                    let e = make();
+                    let h1 = h.clone();
+                    e.on(X, move |_, _| h1.hit());
+                    // Only a `u32` listener has the name "x": nothing ran.
+                    let as_text: Event<str> = Event::new("x");
+                    assert!(!e.emit(as_text, "nine"));
+                    assert_eq!(e.listener_count("x"), 1);
+                    assert!(e.emit(X, &9));
+                    // Two payload types under one user name: each emit runs
+                    // the listeners of its own.
+                    e.on(as_text, move |_, s| {
+                        assert_eq!(s, "ten");
+                        h.hit();
+                    });
+                    assert_eq!(e.listener_count("x"), 2);
+                    assert!(e.emit(as_text, "ten"));
+                    assert_eq!(e.event_names(), ["x"]);
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(hits.get(), 2);
+            }
+
+            #[test]
+            fn an_error_listener_of_another_payload_type_is_rejected() {
+                let emitter = stringify!($ty);
+                netloop::run(move || {
+                    let e = make();
+                    let as_text: Event<str> = Event::new("error");
+                    let text = rejected(
+                        || e.on(as_text, |_, _| {}),
+                        "error",
+                        "netloop::error::Error",
+                        "str",
+                    );
+                    assert!(text.contains(emitter), "{text}");
+                    let as_u32: Event<u32> = Event::new("error");
+                    for add in [
+                        &(|| e.once(as_u32, |_, _| {})) as &dyn Fn() -> ListenerId,
+                        &|| e.prepend_listener(as_u32, |_, _| {}),
+                        &|| e.prepend_once_listener(as_u32, |_, _| {}),
+                    ] {
+                        rejected(add, "error", "netloop::error::Error", "u32");
+                    }
+                    assert_eq!(e.listener_count("error"), 0);
+                    assert!(e.event_names().is_empty());
+                    Ok(())
+                })
+                .unwrap();
+            }
+
+            #[test]
+            fn a_user_error_no_listener_takes_ends_run() {
+                // An `error` listener exists, but it takes `Error`: an emit
+                // of a text error runs nothing, and ends `run` as Node's
+                // unhandled error does.
+                let res = netloop::run(|| {
+                    let e = make();
+                    e.on(<$ty>::ERROR, |_, err| panic!("called with {err}"));
+                    let as_text: Event<str> = Event::new("error");
+                    assert!(!e.emit(as_text, "boom"));
+                    Ok(())
+                });
+                assert_eq!(
+                    res.expect_err("unhandled").code(),
+                    ErrorCode::ERR_UNHANDLED_ERROR
+                );
+            }
+
+            #[test]
+            fn event_names_skip_rejected_listeners_and_keep_their_places() {
+                netloop::run(|| {
+                    let e = make();
+                    let a: Event<()> = Event::new("a");
+                    let b: Event<()> = Event::new("b");
+                    let c: Event<()> = Event::new("c");
+                    let d: Event<()> = Event::new("d");
+                    let first_a = e.on(a, |_, _| {});
+                    // A rejected listener adds no name.
+                    let as_u32: Event<u32> = Event::new("error");
+                    rejected(
+                        || e.on(as_u32, |_, _| {}),
+                        "error",
+                        "netloop::error::Error",
+                        "u32",
+                    );
+                    assert_eq!(e.event_names(), ["a"]);
+                    e.on(b, |_, _| {});
+                    e.on(c, |_, _| {});
+                    e.on(a, |_, _| {});
+                    // Prepending to a name keeps its place; a new name goes
+                    // last, prepended or not.
+                    e.prepend_listener(c, |_, _| {});
+                    e.prepend_once_listener(d, |_, _| {});
+                    assert_eq!(e.event_names(), ["a", "b", "c", "d"]);
+                    // a's first listener goes during an emit: a keeps its
+                    // place, during the emit and after it.
+                    e.on(b, move |me, _| {
+                        me.off(first_a);
+                        assert_eq!(me.event_names(), ["a", "b", "c", "d"]);
+                    });
+                    assert!(e.emit(b, &()));
+                    assert_eq!(e.event_names(), ["a", "b", "c", "d"]);
+                    assert_eq!(e.listener_count("a"), 1);
+                    // A name whose last listener goes leaves; added again,
+                    // it comes last.
+                    assert!(e.emit(d, &()));
+                    e.remove_all_listeners(Some("a"));
+                    assert_eq!(e.event_names(), ["b", "c"]);
+                    e.prepend_listener(a, |_, _| {});
+                    assert_eq!(e.event_names(), ["b", "c", "a"]);
+                    Ok(())
+                })
+                .unwrap();
             }
         }
     };
@@ -328,4 +482,88 @@ fn a_connection_listener_may_close_the_server_mid_emit() {
     assert_eq!(log.count("server close"), 1);
     assert_eq!(log.count("client close"), 1);
     assert_eq!(e.len(), 4);
+}
+
+#[test]
+fn a_mistyped_data_listener_is_rejected_and_the_bytes_reach_the_typed_one() {
+    // A `data` listener taking `Vec<u8>` could never be called; counted as
+    // a data listener, it used to start the flow of bytes that nobody
+    // received. It is rejected at once, so the bytes wait for a listener
+    // that takes them.
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let _g = guard("mistyped data listener");
+        let server = net::create_server(|_, sock: &Socket| {
+            sock.end_with("hello");
+        });
+        let port = listen_local(&server);
+        let client = net::connect(port, "127.0.0.1")?;
+        let as_vec: Event<Vec<u8>> = Event::new("data");
+        let text = rejected(
+            || client.on(as_vec, |_, _| panic!("never called")),
+            "data",
+            "[u8]",
+            "alloc::vec::Vec<u8>",
+        );
+        assert!(text.contains("Socket"), "{text}");
+        assert_eq!(client.listener_count("data"), 0);
+        assert!(!client.event_names().contains(&"data"));
+        let ld = l.clone();
+        client.on(Socket::DATA, move |_, d| {
+            ld.push(format!("data {}", String::from_utf8_lossy(d)))
+        });
+        let le = l.clone();
+        client.on(Socket::END, move |_, _| le.push("end"));
+        client.on(Socket::CLOSE, move |_, had_error| {
+            l.push(format!("close {had_error}"));
+            server.close();
+        });
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(log.entries(), ["data hello", "end", "close false"]);
+}
+
+#[test]
+fn a_mistyped_error_listener_is_rejected_and_the_error_still_ends_run() {
+    // An `error` listener taking `str` could never be called; it used to
+    // count as a listener, so the error was swallowed and `run` returned
+    // `Ok(())`.
+    let reserved = refused_port();
+    let refused = reserved.port();
+    let res = netloop::run(move || {
+        let _g = guard("mistyped error listener");
+        let client = net::connect(refused, "127.0.0.1")?;
+        let as_text: Event<str> = Event::new("error");
+        rejected(
+            || client.on(as_text, |_, _| panic!("never called")),
+            "error",
+            "netloop::error::Error",
+            "str",
+        );
+        assert_eq!(client.listener_count("error"), 0);
+        Ok(())
+    });
+    let err = res.expect_err("the unhandled error ends run");
+    assert_eq!(err.code(), ErrorCode::ECONNREFUSED);
+    assert_eq!(err.port(), Some(refused));
+}
+
+#[test]
+fn a_mistyped_connection_listener_is_rejected() {
+    netloop::run(|| {
+        let server = Server::new();
+        let as_unit: Event<()> = Event::new("connection");
+        let text = rejected(
+            || server.on(as_unit, |_, _| {}),
+            "connection",
+            "netloop::net::socket::Socket",
+            "()",
+        );
+        assert!(text.contains("Server"), "{text}");
+        assert_eq!(server.listener_count("connection"), 0);
+        Ok(())
+    })
+    .unwrap();
 }

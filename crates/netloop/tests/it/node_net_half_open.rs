@@ -616,12 +616,14 @@ fn node_net_end_without_connect() {
     let l = log.clone();
     netloop::run(move || {
         let sock = Socket::new();
-        for name in ["finish", "close", "end"] {
+        for name in ["finish", "end"] {
             let l = l.clone();
             sock.on(netloop::events::Event::<()>::new(name), move |_, _| {
                 l.push(name)
             });
         }
+        let lc = l.clone();
+        sock.on(Socket::CLOSE, move |_, _| lc.push("close"));
         sock.on(Socket::ERROR, |_, e| panic!("unexpected error {e}"));
         sock.end();
         assert!(!sock.destroyed());
