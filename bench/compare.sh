@@ -6,12 +6,14 @@
 #   ROUNDS=1 DURATION=2 bench/compare.sh  # a quick look
 #
 # Servers (SERVERS to choose): netloop (`netloop echo`), mio (the floor: the
-# least user-space work per message, benches/peer_mio_echo.rs), tokio
-# (current-thread runtime, benches/peer_tokio_echo.rs), node (Node's `net`,
-# bench/peers/node_echo.js), bun-net (the same file under Bun's node:net),
-# bun-listen (Bun.listen, bench/peers/bun_listen_echo.js). Bun comes from the
-# npm registry into bench/.scratch when it is not on PATH; if that fails its
-# columns say so.
+# least user-space work per message, bench/peers-rs/src/mio_echo.rs), tokio
+# (current-thread runtime, bench/peers-rs/src/tokio_echo.rs), node (Node's
+# `net`, bench/peers/node_echo.js), bun-net (the same file under Bun's
+# node:net), bun-listen (Bun.listen, bench/peers/bun_listen_echo.js). Bun
+# comes from the npm registry into bench/.scratch when it is not on PATH; if
+# that fails its columns say so. The mio and tokio peers are the binaries
+# peer-mio-echo and peer-tokio-echo of the bench/peers-rs crate
+# (netloop-bench-peers).
 #
 # Each server runs pinned to CPU $SERVER_CPU and the load generator
 # (`netloop bench`) to CPU $CLIENT_CPU. Rounds are interleaved (A B C A B C
@@ -48,14 +50,12 @@ say() { echo "compare: $*" | tee -a "$LOG" >&2; }
 # ----- build ---------------------------------------------------------------
 say "building (release)"
 cargo build --release --bin netloop >>"$LOG" 2>&1
+# The Rust peers (mio, tokio): the bench/peers-rs crate, same release profile.
+cargo build --release -p netloop-bench-peers >>"$LOG" 2>&1
 NETLOOP=target/release/netloop
-bench_exe() {
-  cargo bench --no-run --bench "$1" 2>&1 | tee -a "$LOG" |
-    sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1
-}
-MIO_ECHO=$(bench_exe peer_mio_echo)
-TOKIO_ECHO=$(bench_exe peer_tokio_echo)
-[ -x "$MIO_ECHO" ] && [ -x "$TOKIO_ECHO" ] || { say "peer bench binaries missing"; exit 1; }
+MIO_ECHO=target/release/peer-mio-echo
+TOKIO_ECHO=target/release/peer-tokio-echo
+[ -x "$MIO_ECHO" ] && [ -x "$TOKIO_ECHO" ] || { say "peer binaries missing"; exit 1; }
 
 # ----- peers that may be missing -------------------------------------------
 UNAVAILABLE=""

@@ -68,8 +68,8 @@ const servers = (settings.SERVERS || 'netloop mio tokio node bun-net bun-listen'
 const unavailable = new Set((settings.UNAVAILABLE || '').split(/\s+/).filter(Boolean));
 const names = {
   netloop: 'netloop (`netloop echo`)',
-  mio: 'mio floor (`peer_mio_echo`)',
-  tokio: 'tokio current-thread (`peer_tokio_echo`)',
+  mio: 'mio floor (`peer-mio-echo`)',
+  tokio: 'tokio current-thread (`peer-tokio-echo`)',
   node: 'Node `net` (`node_echo.js`)',
   'bun-net': 'Bun `node:net` (`node_echo.js`)',
   'bun-listen': 'Bun `Bun.listen` (`bun_listen_echo.js`)',

@@ -4,9 +4,10 @@
 //! answered by a write straight from that buffer, and only bytes the
 //! kernel refused are copied into a per-connection backlog.
 //!
-//! Run by compare.sh as `peer_mio_echo --serve --port P` (port 0 picks a
+//! Run by compare.sh as `peer-mio-echo --serve --port P` (port 0 picks a
 //! free one); it prints `listening on ADDR` and serves until killed.
-//! Without `--serve` it returns at once, so `cargo bench` stays quick.
+//! Without `--serve` it returns at once (the command line it had as a
+//! `cargo bench` target, kept as compare.sh uses it).
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -141,8 +142,7 @@ fn flush(conn: &mut Conn) -> io::Result<()> {
     Ok(())
 }
 
-/// `--serve --port P`; anything else (cargo bench's own flags) means "not
-/// asked to serve".
+/// `--serve --port P`; without `--serve`, "not asked to serve".
 fn serve_port() -> Option<u16> {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--serve") {

@@ -2,9 +2,10 @@
 //! task per connection, `tokio::io::copy` from the socket's read half to
 //! its write half (tokio's own idiom for an echo server).
 //!
-//! Run by compare.sh as `peer_tokio_echo --serve --port P` (port 0 picks a
+//! Run by compare.sh as `peer-tokio-echo --serve --port P` (port 0 picks a
 //! free one); it prints `listening on ADDR` and serves until killed.
-//! Without `--serve` it returns at once, so `cargo bench` stays quick.
+//! Without `--serve` it returns at once (the command line it had as a
+//! `cargo bench` target, kept as compare.sh uses it).
 
 use std::net::SocketAddr;
 
@@ -35,8 +36,7 @@ fn main() -> std::io::Result<()> {
     })
 }
 
-/// `--serve --port P`; anything else (cargo bench's own flags) means "not
-/// asked to serve".
+/// `--serve --port P`; without `--serve`, "not asked to serve".
 fn serve_port() -> Option<u16> {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--serve") {
