@@ -62,7 +62,7 @@
 //! # Payload types
 //!
 //! Each built-in event has one payload type (`Socket::DATA` is `[u8]`,
-//! `Socket::CLOSE` is `bool`, `Server::ERROR` is [`Error`]).
+//! `Socket::CLOSE` is `bool`, `Server::ERROR` is [`Error`](crate::Error)).
 //! A listener for a built-in name with another payload type, say
 //! `Event::<Vec<u8>>::new("data")`, could never be called, so adding it is
 //! a programming error: `on`, `once`, `prepend_listener` and

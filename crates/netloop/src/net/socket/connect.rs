@@ -121,7 +121,7 @@ impl Socket {
 
     /// Connect with options (Node: `socket.connect(options)`): a Unix `path`,
     /// or `port` and `host` with a local address, family, timeout, socket
-    /// options, happy-eyeballs settings, a [`BlockList`] or a custom
+    /// options, happy-eyeballs settings, a [`BlockList`](crate::net::BlockList) or a custom
     /// [`Lookup`](crate::net::Lookup). See [`ConnectOptions`].
     ///
     /// # Errors
