@@ -5,7 +5,9 @@
 #   bench/compare.sh                      # the default run (< 15 min on 2 cores)
 #   ROUNDS=1 DURATION=2 bench/compare.sh  # a quick look
 #
-# Servers (SERVERS to choose): netloop (`netloop echo`), mio (the floor: the
+# Servers (SERVERS to choose): netloop (`netloop echo`), netloop-base (the
+# same from another build, given as NETLOOP_BASE=path: a before/after pair
+# in one run), mio (the floor: the
 # least user-space work per message, bench/peers-rs/src/mio_echo.rs), tokio
 # (current-thread runtime, bench/peers-rs/src/tokio_echo.rs), node (Node's
 # `net`, bench/peers/node_echo.js), bun-net (the same file under Bun's
@@ -59,6 +61,10 @@ TOKIO_ECHO=target/release/peer-tokio-echo
 
 # ----- peers that may be missing -------------------------------------------
 UNAVAILABLE=""
+NETLOOP_BASE=${NETLOOP_BASE:-}
+if [ -z "$NETLOOP_BASE" ] || [ ! -x "$NETLOOP_BASE" ]; then
+  UNAVAILABLE="$UNAVAILABLE netloop-base"
+fi
 NODE=$(command -v node || true)
 [ -n "$NODE" ] || UNAVAILABLE="$UNAVAILABLE node"
 BUN=$(command -v bun || true)
@@ -106,6 +112,7 @@ start_server() {
   local cmd
   case $kind in
     netloop) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet) ;;
+    netloop-base) cmd=("$NETLOOP_BASE" echo --host 127.0.0.1 --port 0 --quiet) ;;
     mio) cmd=("$MIO_ECHO" --serve --port 0) ;;
     tokio) cmd=("$TOKIO_ECHO" --serve --port 0) ;;
     node) cmd=("$NODE" bench/peers/node_echo.js 0) ;;

@@ -68,6 +68,7 @@ const servers = (settings.SERVERS || 'netloop mio tokio node bun-net bun-listen'
 const unavailable = new Set((settings.UNAVAILABLE || '').split(/\s+/).filter(Boolean));
 const names = {
   netloop: 'netloop (`netloop echo`)',
+  'netloop-base': 'netloop, base build (`NETLOOP_BASE`)',
   mio: 'mio floor (`peer-mio-echo`)',
   tokio: 'tokio current-thread (`peer-tokio-echo`)',
   node: 'Node `net` (`node_echo.js`)',
@@ -246,6 +247,10 @@ const check = (name, ok, detail, status, miss) => {
   const m = med('pingpong', 'mio', 'server_cpu_us_per_req');
   check('ping-pong: server CPU/req ≤ tokio', a && t ? a <= t : undefined, `${fmt(a)} vs ${fmt(t)} µs (${ratio(a, t)})`, undefined, a && t ? a / t - 1 : undefined);
   check('ping-pong: server CPU/req within 5% of the mio floor', a && m ? a <= m * 1.05 : undefined, `${fmt(a)} vs ${fmt(m)} µs (${ratio(a, m)})`, undefined, a && m ? a / (m * 1.05) - 1 : undefined);
+  const b = med('pingpong', 'netloop-base', 'server_cpu_us_per_req');
+  if (b) {
+    check('ping-pong: server CPU/req no worse than the base build', a ? a <= b : undefined, `${fmt(a)} vs ${fmt(b)} µs (${ratio(a, b)})`, undefined, a ? a / b - 1 : undefined);
+  }
   const r = nl('pingpong', 'rps');
   const n = med('pingpong', 'node', 'rps');
   check('ping-pong: req/s ≥ 1.5× Node', r && n ? r >= 1.5 * n : undefined, `${fmt(r)} vs ${fmt(n)} (${ratio(r, n)})`);
@@ -269,7 +274,10 @@ const check = (name, ok, detail, status, miss) => {
 }
 {
   const k = nl('idle', 'idle_kib_per_conn');
+  const ka = nl('idle', 'idle_anon_kib_per_conn');
+  const kb = med('idle', 'bun-listen', 'idle_anon_kib_per_conn');
   check('idle: ≤ 0.5 KiB user-space memory per connection', k !== undefined ? k <= 0.5 : undefined, `${fmt(k)} KiB/conn (RSS growth / connections)`);
+  check('idle: below Bun.listen (anonymous memory)', ka !== undefined && kb !== undefined ? ka < kb : undefined, `${fmt(ka)} vs ${fmt(kb)} anon KiB/conn (${ratio(ka, kb)})`);
   const est = nl('idle', 'established');
   const fdLimit = Number(S.FD_LIMIT);
   const runnable = !(fdLimit > 0) || fdLimit > 100200;
