@@ -6,7 +6,7 @@
 //!
 //! 1. update the cached time;
 //! 2. run due timers;
-//! 3. run pending callbacks (write completions, deferred errors);
+//! 3. run pending callbacks (refused writes, reads that yielded);
 //! 4. poll for I/O (mio, edge-triggered), blocking until the next timer
 //!    unless something is already waiting;
 //! 5. run check callbacks (`set_immediate`);

@@ -418,3 +418,33 @@ fn unref_socket_does_not_keep_the_loop_alive() {
     })
     .unwrap();
 }
+
+/// Connecting a socket that is already connecting is refused at once
+/// (`ERR_SOCKET_CONNECTING`), without disturbing the first connect. Not a
+/// port: Node 20 has no such code. Its second `connect()` returns, the
+/// first connect is abandoned, and `error` EALREADY ("connect EALREADY
+/// 127.0.0.1:P - Local (127.0.0.1:L)") and `close(true)` follow; netloop
+/// keeps the first connect instead (`docs/node-parity.md`, "differs").
+#[test]
+fn connect_while_connecting_is_refused_at_once_and_the_first_goes_on() {
+    let connects = Calls::new();
+    let c2 = connects.clone();
+    netloop::run(move || {
+        let _g = guard("connect while connecting");
+        let server = net::create_server(|server, conn: &Socket| {
+            conn.end();
+            server.close();
+        });
+        let port = listen_local(&server);
+        let client = net::connect(port, "127.0.0.1")?;
+        let err = client
+            .connect(port, "127.0.0.1")
+            .map(|_| ())
+            .expect_err("already connecting");
+        assert_eq!(err.code(), ErrorCode::ERR_SOCKET_CONNECTING);
+        client.on(Socket::CONNECT, move |_, _| c2.hit());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(connects.get(), 1);
+}

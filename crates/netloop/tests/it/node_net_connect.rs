@@ -336,33 +336,6 @@ fn node_net_connect_options_port() {
     .unwrap();
 }
 
-/// Connecting a socket that is already connecting is refused at once
-/// (`ERR_SOCKET_CONNECTING`), without disturbing the first connect (Node's
-/// `connect` throws the same error).
-#[test]
-fn node_net_socket_connecting_connect_again() {
-    let connects = Calls::new();
-    let c2 = connects.clone();
-    netloop::run(move || {
-        let _g = guard("connect while connecting");
-        let server = net::create_server(|server, conn: &Socket| {
-            conn.end();
-            server.close();
-        });
-        let port = listen_local(&server);
-        let client = net::connect(port, "127.0.0.1")?;
-        let err = client
-            .connect(port, "127.0.0.1")
-            .map(|_| ())
-            .expect_err("already connecting");
-        assert_eq!(err.code(), ErrorCode::ERR_SOCKET_CONNECTING);
-        client.on(Socket::CONNECT, move |_, _| c2.hit());
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(connects.get(), 1);
-}
-
 /// The `family` option (Node's `net.connect({ family: 4 })`, as
 /// test-net-dns-custom-lookup passes it to the lookup): `family: 4` picks the IPv4 address of `localhost` and the `lookup`
 /// event says so (the lookup gets the family asked for).

@@ -163,13 +163,15 @@ use state::{Conn, Flow, State};
 /// is a byte stream). [`set_encoding`](Socket::set_encoding) can make
 /// chunks end on UTF-8 character boundaries.
 ///
-/// Bytes are never dropped. Those that arrive while there is no `data`
-/// listener, or while the socket is [paused](Socket::pause), wait in the
-/// socket up to the high-water mark (16 KiB by default); then reading
-/// stops and the kernel's buffers fill, which slows the peer down: real
-/// TCP backpressure. They are delivered in order, on the next tick, once a
-/// listener is attached or [`resume`](Socket::resume) is called; `end`
-/// waits until they have been. [`bytes_read`](Socket::bytes_read) counts
+/// Bytes are never dropped for want of a listener. Those that arrive
+/// before any `data` listener or `resume()`, while the socket is
+/// [paused](Socket::pause), or after its last `data` listener was removed,
+/// wait in the socket up to the high-water mark (16 KiB by default); then
+/// reading stops and the kernel's buffers fill, which slows the peer down:
+/// real TCP backpressure. They are delivered in order, on the next tick,
+/// once a listener is attached; `end` waits until they have been. Only an
+/// explicit [`resume`](Socket::resume) with no listener discards them, as
+/// in Node (the drain idiom). [`bytes_read`](Socket::bytes_read) counts
 /// what came off the wire.
 ///
 /// # Writing and backpressure
@@ -252,10 +254,10 @@ use state::{Conn, Flow, State};
 ///
 /// # Differences from Node, and why
 ///
-/// - Bytes that arrive with no `data` listener, or after `resume()` with
-///   none, are kept until a listener comes; Node discards them. Losing data
-///   silently is the bug this prevents; netloop has no paused mode
-///   (`read()`, `'readable'`) because nothing needs it.
+/// - Bytes that arrive after the last `data` listener was removed are kept
+///   until a listener comes; Node discards them. Losing data silently is the
+///   bug this prevents; netloop has no paused mode (`read()`, `'readable'`)
+///   because nothing needs it.
 /// - [`pause`](Socket::pause) stops reading at once and leaves the bytes
 ///   in the kernel; Node reads on into its buffer up to the high-water
 ///   mark. The peer feels the backpressure sooner, and memory stays bounded.
@@ -272,9 +274,13 @@ use state::{Conn, Flow, State};
 /// - Port 0 in `connect` is `Err(ERR_SOCKET_BAD_PORT)` at once: nothing can
 ///   listen there, and Node 20 only fails later with `ECONNREFUSED`.
 /// - Event callbacks of Node's methods (`connect(port, host, cb)`,
-///   `end(cb)`, `setTimeout(ms, cb)`) are `once` listeners here:
-///   `.once(Socket::CONNECT, ..)`, `.once(Socket::FINISH, ..)`,
-///   `.once(Socket::TIMEOUT, ..)`.
+///   `setTimeout(ms, cb)`) are `once` listeners here:
+///   `.once(Socket::CONNECT, ..)`, `.once(Socket::TIMEOUT, ..)`. Node's
+///   `end(cb)` keeps its own list, run before the `finish` listeners:
+///   [`end_then`](Socket::end_then).
+/// - A second `connect()` while connecting is
+///   `Err(ERR_SOCKET_CONNECTING)` and the first connect goes on; Node 20
+///   abandons the first and emits `EALREADY`.
 ///
 /// `docs/node-parity.md` lists every method and property with the test
 /// that compares it with Node.
