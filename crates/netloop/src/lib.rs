@@ -80,11 +80,14 @@
 //! test that compares it.
 
 #![deny(missing_docs)]
+// `unsafe` lives in `sys` only, each block with a `// SAFETY:` comment.
+#![deny(unsafe_code)]
 
 mod error;
 mod event_loop;
 mod ip;
 mod stream;
+#[allow(unsafe_code)]
 mod sys;
 
 pub mod cluster;

@@ -88,12 +88,20 @@ impl std::fmt::Debug for Timer {
     }
 }
 
-/// Node clamps delays below 1 ms to 1 ms.
+/// Node clamps delays below 1 ms to 1 ms. Delays too long to represent
+/// (up to `Duration::MAX`) saturate to about 136 years: the timer never
+/// fires in practice, where Node fires an oversized delay after 1 ms.
 fn clamp(d: Duration) -> Duration {
-    d.max(Duration::from_millis(1))
+    d.clamp(
+        Duration::from_millis(1),
+        crate::event_loop::timers::MAX_DELAY,
+    )
 }
 
-/// Run `f` once after `d` (Node: `setTimeout(f, ms)`); under 1 ms is 1 ms.
+/// Run `f` once after `d` (Node: `setTimeout(f, ms)`); under 1 ms is 1 ms,
+/// and a delay of more than about 136 years (`Duration::MAX`) saturates to
+/// that: it never fires in practice (Node fires an oversized delay after
+/// 1 ms, with a `TimeoutOverflowWarning`).
 /// See the [module](self) documentation for an example.
 ///
 /// # Panics

@@ -25,6 +25,13 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
+/// The longest delay a timer keeps: about 136 years. A longer one
+/// (`Duration::MAX`) saturates to it, so a deadline never overflows
+/// `Instant` and the timer simply never fires in practice. Node instead
+/// fires an oversized `setTimeout` after 1 ms (with a warning) and
+/// truncates an oversized `socket.setTimeout` to about 24.8 days.
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(1 << 32);
+
 use slab::Slab;
 
 /// A timer's callback: a one-shot, or one that can run many times
@@ -235,7 +242,7 @@ impl TimerWheel {
         self.refs.get()
     }
 
-    /// Schedule a timer `duration` after `now`.
+    /// Schedule a timer `duration` after `now` (at most [`MAX_DELAY`]).
     pub(crate) fn insert(
         &self,
         now: Instant,
@@ -243,6 +250,7 @@ impl TimerWheel {
         repeat: bool,
         cb: TimerCb,
     ) -> TimerKey {
+        let duration = duration.min(MAX_DELAY);
         let generation = self.next_generation();
         let seq = self.next_seq();
         let mut t = self.timeouts.borrow_mut();
@@ -293,6 +301,7 @@ impl TimerWheel {
 
     /// Change the duration and restart from `now`.
     pub(crate) fn reset(&self, tk: TimerKey, now: Instant, duration: Duration) {
+        let duration = duration.min(MAX_DELAY);
         self.reschedule(tk, now, Some(duration));
     }
 

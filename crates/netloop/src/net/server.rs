@@ -455,6 +455,7 @@ impl Server {
             reuse_port: opts.reuse_port,
         };
         if let Some(path) = opts.path {
+            pipe::check_path(&path)?;
             let (readable, writable) = (opts.readable_all, opts.writable_all);
             if (readable || writable) && pipe::is_abstract(&path) {
                 // Node: an abstract socket has no file to chmod.

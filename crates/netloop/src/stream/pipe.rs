@@ -67,3 +67,25 @@ pub(crate) fn unlink(path: &Path) {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// A path with a NUL byte after its first byte cannot name a socket file:
+/// the kernel would cut it at the NUL, bind a different path, and leave that
+/// file behind. (A leading NUL is a Linux abstract name, whose bytes are
+/// free.) Node reports such strings as ERR_INVALID_ARG_VALUE.
+///
+/// # Errors
+///
+/// `ERR_INVALID_ARG_VALUE` for such a path.
+pub(crate) fn check_path(path: &Path) -> Result<(), Error> {
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() > 1 && bytes[1..].contains(&0) {
+        return Err(Error::new(
+            crate::error::ErrorCode::ERR_INVALID_ARG_VALUE,
+            format!(
+                "The argument 'path' must be a string without null bytes. Received {:?}",
+                path.as_os_str()
+            ),
+        ));
+    }
+    Ok(())
+}

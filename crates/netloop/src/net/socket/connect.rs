@@ -16,6 +16,7 @@ use crate::net::options::{
     default_auto_select_family, default_auto_select_family_attempt_timeout, ConnectOptions,
     ConnectionAttempt, Family, LookupInfo,
 };
+use crate::stream::pipe;
 use crate::stream::tcp::{self, ConnectFailure};
 use crate::stream::Connected;
 use crate::timers;
@@ -308,7 +309,8 @@ impl Socket {
                 "Socket is already connecting",
             ));
         }
-        if opts.path.is_some() {
+        if let Some(path) = &opts.path {
+            pipe::check_path(path)?;
             return Ok((None, 0));
         }
         if opts.port == 0 {

@@ -72,8 +72,11 @@ impl Socket {
     /// Write and call `f` once the bytes reached the kernel, or with the error
     /// if the socket failed first (Node: `socket.write(data, cb)`).
     ///
-    /// `f` always runs on a later loop phase (write completions run in the
-    /// pending phase), never inside this call, and always before `finish`. It
+    /// `f` never runs inside this call, and always before `finish`. As in
+    /// Node, a write the kernel takes at once calls back on the next tick
+    /// (before a `next_tick` queued after this call, before immediates and
+    /// timers); a write that waited in the queue calls back when the kernel
+    /// takes it, in the poll phase and in write order, after `drain`. It
     /// runs even if every other handle to the socket was dropped. Returns as
     /// [`write`](Socket::write).
     ///
@@ -143,7 +146,7 @@ impl Socket {
     /// [`ReadOnly`](crate::net::ReadyState::ReadOnly) and keeps reading until
     /// the peer ends too; with `allow_half_open` off (the default) a peer that
     /// ends first makes the socket call this itself. Node's `end(cb)` is
-    /// `.once(Socket::FINISH, cb)`. Called before or during `connect`, the
+    /// [`end_then`](Socket::end_then). Called before or during `connect`, the
     /// FIN follows as soon as the connection is up (and its queued writes
     /// are out), as in Node. Calling it again does nothing.
     ///
@@ -292,11 +295,21 @@ impl Socket {
     }
 
     /// Write `data`, then [`end`](Socket::end) (Node: `socket.end(data)`).
-    /// After `end()` the data is not written.
+    ///
+    /// # Errors
+    ///
+    /// After `end()` the data is not written: as in Node, the socket fails
+    /// with `ERR_STREAM_WRITE_AFTER_END` ("write after end"), an `error`
+    /// event on a later tick, then `close(true)`.
     pub fn end_with(&self, data: impl AsRef<[u8]>) -> &Socket {
-        if !self.inner.st.borrow().ended() {
-            self.write(data);
+        if self.inner.st.borrow().ended() {
+            // Node's `end(data)` writes through `Writable`'s own `_write`:
+            // after `end()` that is ERR_STREAM_WRITE_AFTER_END (an `error`
+            // event, then `close(true)`), whoever ended the socket.
+            self.inner.write_after_end(None);
+            return self;
         }
+        self.write(data);
         self.end()
     }
 
@@ -415,12 +428,7 @@ impl SocketInner {
             return false;
         }
         if ended {
-            let err = Error::new(ErrorCode::ERR_STREAM_WRITE_AFTER_END, "write after end");
-            if let Some(cb) = cb {
-                let e = err.clone();
-                self.lp.next_tick(move || cb(Some(&e)));
-            }
-            self.destroy(Some(err));
+            self.write_after_end(cb);
             return false;
         }
         // Writes made in `connect`/`ready` listeners queue behind the ones
@@ -462,6 +470,17 @@ impl SocketInner {
             st.need_drain = true;
         }
         ok
+    }
+
+    /// A write after our own `end()` (Node's `writeAfterEnd`): the
+    /// callback and an `error` on later ticks, then `close(true)`.
+    fn write_after_end(&self, cb: Option<WriteCb>) {
+        let err = Error::new(ErrorCode::ERR_STREAM_WRITE_AFTER_END, "write after end");
+        if let Some(cb) = cb {
+            let e = err.clone();
+            self.lp.next_tick(move || cb(Some(&e)));
+        }
+        self.destroy(Some(err));
     }
 
     /// Hand bytes to the stream handle; false if the socket failed.
