@@ -7,7 +7,7 @@ use netloop::net::{self, ConnectOptions, Server, Socket};
 use netloop::timers::{set_interval, set_timeout};
 use netloop::ErrorCode;
 
-use crate::util::{guard, listen_local, temp_sock_path, Calls, Log};
+use crate::util::{assert_error, guard, listen_local, temp_sock_path, Calls, Log};
 
 /// `Duration::MAX` panicked ("overflow when adding duration to instant")
 /// in every timer entry point. It now saturates: the timer is armed and
@@ -76,7 +76,14 @@ fn a_unix_path_with_an_inner_nul_byte_is_rejected_at_once() {
         let err = net::connect_path(&p2)
             .map(|_| ())
             .expect_err("a NUL byte inside the path");
-        assert_eq!(err.code(), ErrorCode::ERR_INVALID_ARG_VALUE);
+        assert_error(
+            &err,
+            ErrorCode::ERR_INVALID_ARG_VALUE,
+            &format!(
+                "The argument 'path' must be a string without null bytes. Received {:?}",
+                p2.as_os_str()
+            ),
+        );
         Ok(())
     })
     .expect("the loop ran");

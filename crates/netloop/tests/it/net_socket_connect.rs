@@ -7,44 +7,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::util::{guard, listen_local, refused_port, Calls, Log};
+use crate::util::{guard, listen_local, record, refused_port, Calls, Log};
 use netloop::net::{self, ConnectOptions, Family, ReadyState, Server, Socket};
 use netloop::ErrorCode;
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
-
-/// Record every lifecycle event of `s` into `log`, prefixed.
-fn record(s: &Socket, log: &Log, who: &'static str) {
-    let l = log.clone();
-    s.on(Socket::LOOKUP, move |_, info| {
-        l.push(format!(
-            "{who} lookup {:?} {:?} {:?} {}",
-            info.error.as_ref().map(|e| e.code().as_str()),
-            info.address,
-            info.family,
-            info.host
-        ))
-    });
-    let l = log.clone();
-    s.on(Socket::CONNECT, move |_, _| {
-        l.push(format!("{who} connect"))
-    });
-    let l = log.clone();
-    s.on(Socket::READY, move |_, _| l.push(format!("{who} ready")));
-    let l = log.clone();
-    s.on(Socket::END, move |_, _| l.push(format!("{who} end")));
-    let l = log.clone();
-    s.on(Socket::FINISH, move |_, _| l.push(format!("{who} finish")));
-    let l = log.clone();
-    s.on(Socket::ERROR, move |_, e| {
-        l.push(format!("{who} error {e}"))
-    });
-    let l = log.clone();
-    s.on(Socket::CLOSE, move |_, had_error| {
-        l.push(format!("{who} close {had_error}"))
-    });
-}
 
 #[test]
 fn connect_to_an_ip_emits_connect_then_ready_without_lookup() {

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::util::{guard, listen_local, pattern, Calls, Log};
+use crate::util::{guard, listen_local, pattern, record_with, Calls, Log, RecordOpts};
 use netloop::net::{self, ConnectOptions, ReadyState, Server, ServerOptions, Socket};
 use netloop::timers::{set_immediate, set_interval, Timer};
 use netloop::{next_tick, Error, ErrorCode};
@@ -16,32 +16,11 @@ const MIB: usize = 1024 * 1024;
 
 type Shared<T> = Rc<RefCell<T>>;
 
-/// Record every lifecycle event of `s` into `log`, prefixed, with
-/// `ready_state()` where Node's example printed it.
-fn record(s: &Socket, log: &Log, who: &'static str) {
-    let l = log.clone();
-    s.on(Socket::CONNECT, move |_, _| {
-        l.push(format!("{who} connect"))
-    });
-    let l = log.clone();
-    s.on(Socket::READY, move |_, _| l.push(format!("{who} ready")));
-    let l = log.clone();
-    s.on(Socket::END, move |s, _| {
-        l.push(format!("{who} end {}", s.ready_state()))
-    });
-    let l = log.clone();
-    s.on(Socket::FINISH, move |s, _| {
-        l.push(format!("{who} finish {}", s.ready_state()))
-    });
-    let l = log.clone();
-    s.on(Socket::ERROR, move |_, e| {
-        l.push(format!("{who} error {e}"))
-    });
-    let l = log.clone();
-    s.on(Socket::CLOSE, move |_, had_error| {
-        l.push(format!("{who} close {had_error}"))
-    });
-}
+/// `end` and `finish` carry the ready state in this file's logs.
+const STATES: RecordOpts = RecordOpts {
+    ready_state: true,
+    error_code_only: false,
+};
 
 /// Runs `f` the second time it is called: for "both A and B happened".
 fn when_both(f: impl FnOnce() + 'static) -> impl Fn() + Clone {
@@ -245,7 +224,7 @@ fn end_sends_the_fin_after_every_queued_write() {
         });
         let port = listen_local(&server);
         let c = net::connect(port, "127.0.0.1")?;
-        record(&c, &l, "client");
+        record_with(&c, &l, "client", STATES);
         c.on(Socket::CONNECT, |c, _| {
             // Most of the MiB is still queued when end() is called.
             c.write(pattern(MIB));
@@ -301,7 +280,7 @@ fn without_allow_half_open_the_peers_end_ends_our_side() {
         });
         let port = listen_local(&server);
         let c = net::connect(port, "127.0.0.1")?;
-        record(&c, &l, "client");
+        record_with(&c, &l, "client", STATES);
         let lc = l.clone();
         c.on(Socket::DATA, move |_, d| {
             lc.push(format!("client data {}", String::from_utf8_lossy(d)))
@@ -356,7 +335,7 @@ fn with_allow_half_open_we_keep_writing_after_the_peers_end() {
             allow_half_open: true,
             ..ConnectOptions::default()
         })?;
-        record(&c, &l, "client");
+        record_with(&c, &l, "client", STATES);
         c.on(Socket::DATA, |_, _| {});
         c.on(Socket::END, |c, _| {
             // Nothing ended our side: we can still write.
@@ -397,7 +376,7 @@ fn destroy_closes_without_error_and_later_writes_fail_quietly() {
         });
         let port = listen_local(&server);
         let c = net::connect(port, "127.0.0.1")?;
-        record(&c, &l, "client");
+        record_with(&c, &l, "client", STATES);
         let lc = l.clone();
         c.on(Socket::CONNECT, move |c, _| {
             c.destroy();
@@ -443,7 +422,7 @@ fn destroy_with_an_error_emits_it_then_close_true() {
         });
         let port = listen_local(&server);
         let c = net::connect(port, "127.0.0.1")?;
-        record(&c, &l, "client");
+        record_with(&c, &l, "client", STATES);
         c.on(Socket::ERROR, |_, e| {
             assert_eq!(e.code(), ErrorCode::ECONNRESET);
         });
@@ -482,7 +461,7 @@ fn write_after_end_fails_with_write_after_end() {
         });
         let port = listen_local(&server);
         let c = net::connect(port, "127.0.0.1")?;
-        record(&c, &l, "client");
+        record_with(&c, &l, "client", STATES);
         let lc = l.clone();
         c.on(Socket::CONNECT, move |c, _| {
             c.end();
@@ -523,7 +502,7 @@ fn close_is_last_and_exactly_once() {
         });
         let port = listen_local(&server);
         let c = net::connect(port, "127.0.0.1")?;
-        record(&c, &l, "client");
+        record_with(&c, &l, "client", STATES);
         c.on(Socket::DATA, |_, _| {});
         // Everything that could close it again.
         c.on(Socket::END, |c, _| {

@@ -7,15 +7,15 @@ use netloop::net::{self, Server, Socket};
 use netloop::timers::{set_immediate, set_timeout};
 use netloop::{next_tick, Error, ErrorCode};
 
-use crate::util::{guard, listen_local, Log};
+use crate::util::{guard, listen_local, with_server, Log};
 
 /// A server that reads and discards everything, closing after one
-/// connection.
-fn sink_server() -> Server {
-    net::create_server(|server, sock: &Socket| {
+/// connection; returns its port.
+fn sink_port() -> u16 {
+    with_server(|sock| {
         sock.resume();
-        server.close();
     })
+    .1
 }
 
 /// ```js
@@ -35,8 +35,7 @@ fn write_callbacks_of_writes_taken_at_once_run_on_the_next_tick() {
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("write callbacks");
-        let server = sink_server();
-        let port = listen_local(&server);
+        let port = sink_port();
         let c = net::connect(port, "127.0.0.1")?;
         c.on(Socket::CONNECT, move |c, _| {
             let (la, lb) = (l.clone(), l.clone());
@@ -76,8 +75,7 @@ fn callbacks_of_queued_writes_run_in_order_after_drain() {
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("queued write callbacks");
-        let server = sink_server();
-        let port = listen_local(&server);
+        let port = sink_port();
         let c = net::connect(port, "127.0.0.1")?;
         // Made while connecting: queued, sent together once connected.
         for name in ["first", "second"] {
@@ -144,8 +142,7 @@ fn end_callback_runs_before_finish_listeners_and_late_ones_get_already_finished(
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("end callback");
-        let server = sink_server();
-        let port = listen_local(&server);
+        let port = sink_port();
         let c = net::connect(port, "127.0.0.1")?;
         c.on(Socket::CONNECT, move |c, _| {
             let lf = l.clone();
@@ -194,8 +191,7 @@ fn end_callback_gets_the_error_when_destroyed_before_finish() {
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("end callback on destroy");
-        let server = sink_server();
-        let port = listen_local(&server);
+        let port = sink_port();
         let c = net::connect(port, "127.0.0.1")?;
         c.on(Socket::CONNECT, move |c, _| {
             c.cork();
@@ -249,8 +245,7 @@ fn destroy_soon_destroys_before_finish_listeners_added_after_it() {
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("destroy soon");
-        let server = sink_server();
-        let port = listen_local(&server);
+        let port = sink_port();
         let d = net::connect(port, "127.0.0.1")?;
         d.on(Socket::CONNECT, move |d, _| {
             let lb = l.clone();
@@ -395,8 +390,7 @@ fn writable_length_and_the_ended_and_finished_getters_match_node() {
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("getters");
-        let server = sink_server();
-        let port = listen_local(&server);
+        let port = sink_port();
         let c = net::connect(port, "127.0.0.1")?;
         c.on(Socket::CONNECT, move |c, _| {
             let lc = l.clone();

@@ -35,8 +35,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use netloop::net::{Lookup, Server};
+use netloop::net::{Lookup, Server, Socket as NetSocket};
 use netloop::timers::{self, Timer};
+use netloop::{Error, ErrorCode};
 use socket2::{Domain, Socket, Type};
 
 /// A host name that never resolves: `.invalid` is reserved by RFC 2606,
@@ -360,4 +361,91 @@ pub fn fixed_lookup(addrs: &[&str], calls: Calls) -> Lookup {
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How [`record_with`] words an event.
+#[derive(Clone, Copy, Default)]
+pub struct RecordOpts {
+    /// `end` and `finish` carry the socket's `ready_state()` then.
+    pub ready_state: bool,
+    /// `error` carries only the code (`client error ECONNRESET`), not the
+    /// message: for errors whose wording depends on timing (`read
+    /// ECONNRESET` or `connect ECONNRESET ...`).
+    pub error_code_only: bool,
+}
+
+/// Record every lifecycle event of `s` into `log` as `who event`
+/// (`lookup`, `connect`, `ready`, `end`, `finish`, `error <message>`,
+/// `close <had_error>`), and fail the test if `close` comes twice or any
+/// event comes after it (Node's `common.mustCall` discipline).
+pub fn record(s: &NetSocket, log: &Log, who: &'static str) {
+    record_with(s, log, who, RecordOpts::default());
+}
+
+/// [`record`] with the wording of `opts`.
+pub fn record_with(s: &NetSocket, log: &Log, who: &'static str, opts: RecordOpts) {
+    let closed = Rc::new(Cell::new(false));
+    let entry = move |closed: &Rc<Cell<bool>>, log: &Log, what: String| {
+        assert!(!closed.get(), "{who}: {what} after close");
+        log.push(format!("{who} {what}"));
+    };
+    let (l, c) = (log.clone(), Rc::clone(&closed));
+    s.on(NetSocket::LOOKUP, move |_, info| {
+        let what = format!(
+            "lookup {:?} {:?} {:?} {}",
+            info.error.as_ref().map(|e| e.code().as_str()),
+            info.address,
+            info.family,
+            info.host
+        );
+        entry(&c, &l, what)
+    });
+    let (l, c) = (log.clone(), Rc::clone(&closed));
+    s.on(NetSocket::CONNECT, move |_, _| {
+        entry(&c, &l, "connect".into())
+    });
+    let (l, c) = (log.clone(), Rc::clone(&closed));
+    s.on(NetSocket::READY, move |_, _| entry(&c, &l, "ready".into()));
+    let state = move |s: &NetSocket, name: &str| match opts.ready_state {
+        true => format!("{name} {}", s.ready_state()),
+        false => name.to_string(),
+    };
+    let (l, c) = (log.clone(), Rc::clone(&closed));
+    s.on(NetSocket::END, move |s, _| entry(&c, &l, state(s, "end")));
+    let (l, c) = (log.clone(), Rc::clone(&closed));
+    s.on(NetSocket::FINISH, move |s, _| {
+        entry(&c, &l, state(s, "finish"))
+    });
+    let (l, c) = (log.clone(), Rc::clone(&closed));
+    s.on(NetSocket::ERROR, move |_, e| {
+        let what = match opts.error_code_only {
+            true => format!("error {}", e.code().as_str()),
+            false => format!("error {e}"),
+        };
+        entry(&c, &l, what)
+    });
+    let l = log.clone();
+    s.on(NetSocket::CLOSE, move |_, had_error| {
+        assert!(!closed.replace(true), "{who}: a second close");
+        l.push(format!("{who} close {had_error}"));
+    });
+}
+
+/// A server on 127.0.0.1 port 0 that stops listening after its first
+/// connection (so it never keeps the loop alive on its own) and hands that
+/// connection to `on_connection`; returns the server and its port.
+pub fn with_server(mut on_connection: impl FnMut(&NetSocket) + 'static) -> (Server, u16) {
+    let server = netloop::net::create_server(move |server, sock: &NetSocket| {
+        server.close();
+        on_connection(sock);
+    });
+    let port = listen_local(&server);
+    (server, port)
+}
+
+/// Assert an error's code and its message in Node's words.
+#[track_caller]
+pub fn assert_error(err: &Error, code: ErrorCode, message: &str) {
+    assert_eq!(err.code(), code, "{err}");
+    assert_eq!(err.to_string(), message);
 }
