@@ -30,8 +30,9 @@ struct WriteReq {
 
 /// What became of a write.
 pub(crate) enum WriteOutcome {
-    /// All bytes reached the kernel; the callback (if any) is handed back to
-    /// be run in the pending phase.
+    /// All bytes reached the kernel; the callback (if any) is handed back
+    /// for the owner to run later (`net` runs it on the next tick, as Node's
+    /// `onwrite`), never inside the write.
     Done(Option<WriteCb>),
     /// Some or all bytes are queued until the fd is writable.
     Queued,
