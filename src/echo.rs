@@ -1,7 +1,12 @@
 //! `netloop echo`: an echo server. Each socket is piped into itself, so a
 //! client that does not read is slowed down instead of filling memory.
+//!
+//! Once listening it never exits on an error: a connection's error ends
+//! that connection, and a server out of file descriptors sheds load and
+//! goes on (the library's warning says so on stderr, unless `--quiet`).
+//! Only a failed listen ends it, with exit status 1.
 
-use netloop::net::{self, ServerOptions, Socket};
+use netloop::net::{self, Server, ServerOptions, Socket};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,6 +22,13 @@ pub struct Args {
     /// Print nothing but the listening line.
     #[arg(long, short)]
     quiet: bool,
+}
+
+impl Args {
+    /// `--quiet`: nothing but the listening line, no logs either.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
 }
 
 pub fn run(args: Args) -> netloop::Result<()> {
@@ -39,6 +51,17 @@ pub fn run(args: Args) -> netloop::Result<()> {
             }
         });
         server.listen(args.port, &args.host)?;
+        // A listen failure has no listener and ends `run` (exit 1). Once
+        // listening, nothing the server reports may end the process: the
+        // library emits no accept error (as Node 20), and this listener
+        // makes sure of it.
+        server.once(Server::LISTENING, move |s, _| {
+            if quiet {
+                s.on(Server::ERROR, |_, _| {});
+            } else {
+                s.on(Server::ERROR, |_, err| eprintln!("echo: {err}"));
+            }
+        });
         if let Some(addr) = server.address() {
             println!("echo listening on {addr}");
         }

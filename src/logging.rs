@@ -1,11 +1,20 @@
-//! Debug logs: `RUST_LOG=netloop=debug`, or Node's `NODE_DEBUG=net`, turns
-//! on the library's `tracing` events (accept, connect, lookup, close,
-//! errors). With neither set nothing is installed, so the events cost a
-//! disabled-callsite check.
+//! Logs: `RUST_LOG=netloop=debug`, or Node's `NODE_DEBUG=net`, turns on
+//! the library's `tracing` events (accept, connect, lookup, close, errors).
+//! Without either, a server subcommand prints the library's warnings (a
+//! listener out of file descriptors, when it starts shedding connections
+//! and when it recovers) and the other subcommands print nothing: no
+//! subscriber is installed, so the events cost a disabled-callsite check.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
+/// What a server subcommand logs when neither variable is set.
+pub const WARNINGS: &str = "netloop=warn";
+
+/// Install the subscriber; `default` is the filter to use when neither
+/// `RUST_LOG` nor `NODE_DEBUG` is set (`None`: log nothing).
+pub fn init(default: Option<&str>) {
     let filter = if let Ok(f) = std::env::var("RUST_LOG") {
         f
     } else if let Ok(d) = std::env::var("NODE_DEBUG") {
@@ -14,11 +23,15 @@ pub fn init() {
             .map(|m| format!("netloop::{}=debug", m.trim()))
             .collect::<Vec<_>>()
             .join(",")
+    } else if let Some(d) = default {
+        d.to_owned()
     } else {
         return;
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        // Colours for a terminal only, not in a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -38,8 +38,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    logging::init();
     let cli = Cli::parse();
+    // The servers say when they run out of descriptors (unless quiet);
+    // the one-shot tools report their failure through their exit status.
+    logging::init(match &cli.command {
+        Command::Server(_) => Some(logging::WARNINGS),
+        Command::Echo(a) if !a.quiet() => Some(logging::WARNINGS),
+        _ => None,
+    });
     let result = match cli.command {
         Command::Server(a) => server::run(a),
         Command::Client(a) => client::run(a),

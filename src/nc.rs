@@ -3,13 +3,30 @@
 //! Stdin is read on a helper thread and handed to the loop in chunks; at
 //! stdin's end the socket is ended (half-close), and the tool exits when the
 //! peer closes.
+//!
+//! The exit status is netcat's: 0 when the connection ran to its end, 1
+//! when connecting or listening failed or the connection ended with an
+//! error, with the error on stderr.
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
+use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use netloop::net::{self, Socket};
+use netloop::net::{self, Server, Socket};
 use netloop::timers;
+
+/// The first error of the run, if any: it becomes the exit status.
+type Failure = Rc<RefCell<Option<netloop::Error>>>;
+
+/// A listener that keeps the first error.
+fn record(failure: &Failure) -> impl Fn(&netloop::Error) + 'static {
+    let failure = Rc::clone(failure);
+    move |err| {
+        failure.borrow_mut().get_or_insert_with(|| err.clone());
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,14 +66,15 @@ fn spawn_stdin() -> mpsc::Receiver<Input> {
     rx
 }
 
-/// Wire a connected socket to stdin/stdout.
-fn attach(sock: &Socket) {
+/// Wire a socket to stdin/stdout; its error is the run's failure.
+fn attach(sock: &Socket, failure: &Failure) {
     sock.on(Socket::DATA, |_, data| {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(data);
         let _ = out.flush();
     });
-    sock.on(Socket::ERROR, |_, err| eprintln!("nc: {err}"));
+    let failed = record(failure);
+    sock.on(Socket::ERROR, move |_, err| failed(err));
     let rx = spawn_stdin();
     let s = sock.clone();
     // Poll the stdin channel on an unref'd interval: the socket keeps the
@@ -83,21 +101,31 @@ fn attach(sock: &Socket) {
     sock.on(Socket::CLOSE, move |_, _| t.cancel());
 }
 
+/// Run, and fail (exit 1, the error printed by `main`) if connecting or
+/// listening failed or the connection ended with an error: a handled
+/// `error` event would otherwise let `run` end with `Ok`.
 pub fn run(args: Args) -> netloop::Result<()> {
+    let failure: Failure = Rc::default();
+    let failed = Rc::clone(&failure);
     netloop::run(move || {
         if args.listen {
-            let server = net::create_server(|server, sock: &Socket| {
-                attach(sock);
+            let conn_failed = Rc::clone(&failed);
+            let server = net::create_server(move |server, sock: &Socket| {
+                attach(sock, &conn_failed);
                 server.close();
             });
+            let listen_failed = record(&failed);
+            server.on(Server::ERROR, move |_, err| listen_failed(err));
             server.listen(args.port, &args.host)?;
             if let Some(a) = server.address() {
                 eprintln!("listening on {a}");
             }
         } else {
             let sock = net::connect(args.port, &args.host)?;
-            attach(&sock);
+            attach(&sock, &failed);
         }
         Ok(())
-    })
+    })?;
+    let failed = failure.borrow_mut().take();
+    failed.map_or(Ok(()), Err)
 }

@@ -1,6 +1,11 @@
 //! `netloop server`: the seed's server, line for line.
+//!
+//! As the seed's Node server, it never exits on a connection's error, nor
+//! when it runs out of file descriptors (it sheds load and goes on; the
+//! library's warning says so on stderr). Only a failed listen ends it,
+//! with exit status 1.
 
-use netloop::net::{self, Socket};
+use netloop::net::{self, Server, Socket};
 
 /// The seed's host and port, shared by `server` and `client`.
 #[derive(clap::Args, Clone)]
@@ -38,6 +43,12 @@ pub fn run(args: Args) -> netloop::Result<()> {
             });
         });
         server.listen(args.addr.port, &args.addr.host)?;
+        // A listen failure has no listener and ends `run` (exit 1). Once
+        // listening, nothing the server reports may end the process (the
+        // library emits no accept error, as Node 20; this makes sure).
+        server.once(Server::LISTENING, |s, _| {
+            s.on(Server::ERROR, |_, err| eprintln!("ERROR: {err}"));
+        });
         if let Some(addr) = server.address() {
             println!("Server listening on {}:{}", addr.ip(), addr.port());
         }

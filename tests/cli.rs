@@ -1,5 +1,6 @@
 //! The command-line tool: the seed's dialogue between `netloop server` and
-//! `netloop client`, the client's failure output, and `netloop echo`.
+//! `netloop client`, the client's failure output, `netloop echo`, the
+//! servers out of file descriptors, and `netloop nc`'s exit status.
 
 #[path = "../crates/netloop/tests/util/mod.rs"]
 mod util;
@@ -132,4 +133,211 @@ fn cli_nc_sends_stdin_and_prints_the_reply_then_exits() {
     let out = nc.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(out.stdout, b"hello nc\n");
+}
+
+// ----- out of file descriptors ---------------------------------------------
+
+/// The descriptor limit the servers below run under (`prlimit`): Node 20
+/// under the same limit keeps serving.
+const NOFILE: &str = "--nofile=64:64";
+
+/// How many clients flood a server whose limit is [`NOFILE`]: several
+/// times what it can hold open at once.
+const FLOOD: usize = 200;
+
+/// Start a long-running server subcommand under `prlimit` (util-linux),
+/// read the port from its first line, and collect the rest of its stdout
+/// and its stderr on threads (a full pipe would block it).
+fn start_limited(args: &[&str], prefix: &str) -> Limited {
+    let mut child = Command::new("prlimit")
+        .arg(NOFILE)
+        .arg(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn prlimit (util-linux) with netloop");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with(prefix), "unexpected first line: {line:?}");
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        rest
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = err.read_to_string(&mut all);
+        all
+    });
+    Limited {
+        child: Guard(child),
+        port,
+        stdout,
+        stderr,
+    }
+}
+
+struct Limited {
+    child: Guard,
+    port: u16,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Limited {
+    /// Stop the server and return its stdout (after the first line) and
+    /// stderr.
+    fn stop(self) -> (String, String) {
+        drop(self.child);
+        (self.stdout.join().unwrap(), self.stderr.join().unwrap())
+    }
+
+    /// Whether the server is still running.
+    fn running(&mut self) -> bool {
+        self.child.0.try_wait().unwrap().is_none()
+    }
+}
+
+/// Open [`FLOOD`] connections at once, each sending `msg`, hold them all,
+/// then close them all.
+fn flood(port: u16, msg: &[u8]) {
+    let mut clients = Vec::with_capacity(FLOOD);
+    for _ in 0..FLOOD {
+        // The kernel completes each handshake into the server's backlog
+        // (511), whether or not the server has a descriptor to accept it.
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect during the flood");
+        // A server that already closed this connection makes the write
+        // fail; that is its right.
+        let _ = c.write_all(msg);
+        clients.push(c);
+    }
+    drop(clients);
+}
+
+/// After a flood: a fresh client sends `msg` and must read `want`. The
+/// server may still be closing the flood's connections and shed the first
+/// attempt (as Node does while it has no descriptor), so attempts repeat
+/// until a generous deadline, a failure guard only. Returns the server's
+/// output once it is stopped.
+fn served_after_flood(mut server: Limited, msg: &[u8], want: &[u8]) -> (String, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline && server.running() {
+        let attempt = (|| -> std::io::Result<Vec<u8>> {
+            let mut c = TcpStream::connect(("127.0.0.1", server.port))?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(msg)?;
+            let mut got = vec![0u8; want.len()];
+            c.read_exact(&mut got)?;
+            Ok(got)
+        })();
+        match attempt {
+            Ok(got) => {
+                assert_eq!(got, want, "a fresh client's reply");
+                return server.stop();
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let exited = !server.running();
+    let (_, stderr) = server.stop();
+    assert!(!exited, "the server exited; stderr:\n{stderr}");
+    panic!("no fresh client was served within 20 s; last attempt: {last}; stderr:\n{stderr}");
+}
+
+/// `netloop echo` out of descriptors: Node's echo server under the same
+/// limit closes the connections it cannot hold, echoes on those it holds
+/// and serves fresh clients afterwards. Before, netloop's exited with
+/// `accept EMFILE` after about 56 connections.
+#[test]
+fn cli_echo_survives_running_out_of_descriptors() {
+    let echo = start_limited(
+        &["echo", "--host", "127.0.0.1", "--port", "0"],
+        "echo listening on 127.0.0.1:",
+    );
+    flood(echo.port, b"x");
+    let (_, stderr) = served_after_flood(echo, b"fresh", b"fresh");
+    // The shedding is logged, once per spell without descriptors.
+    assert!(stderr.contains("EMFILE"), "stderr: {stderr}");
+}
+
+/// `echo --quiet` sheds load the same way and prints nothing about it.
+#[test]
+fn cli_echo_quiet_survives_running_out_of_descriptors_silently() {
+    let echo = start_limited(
+        &["echo", "--quiet", "--host", "127.0.0.1", "--port", "0"],
+        "echo listening on 127.0.0.1:",
+    );
+    flood(echo.port, b"x");
+    let (_, stderr) = served_after_flood(echo, b"fresh", b"fresh");
+    assert_eq!(stderr, "");
+}
+
+/// The seed's server, out of descriptors: it keeps answering.
+#[test]
+fn cli_server_survives_running_out_of_descriptors() {
+    let server = start_limited(
+        &["server", "--host", "127.0.0.1", "--port", "0"],
+        "Server listening on 127.0.0.1:",
+    );
+    flood(server.port, b"x");
+    let (stdout, stderr) = served_after_flood(server, b"ping", b"You said \"ping\"");
+    assert!(stdout.contains("DATA 127.0.0.1: ping"), "stdout: {stdout}");
+    assert!(stderr.contains("EMFILE"), "stderr: {stderr}");
+}
+
+// ----- nc's exit status ------------------------------------------------------
+
+/// A refused connection is a failure: non-zero, and the reason on stderr
+/// (netcat exits 1 when it cannot connect).
+#[test]
+fn cli_nc_fails_when_the_connection_is_refused() {
+    let refused = refused_port();
+    let port = refused.port();
+    let out = Command::new(BIN)
+        .args(["nc", "127.0.0.1", &port.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "exit status {}; stderr: {stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains(&format!("connect ECONNREFUSED 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert_eq!(out.stdout, b"");
+}
+
+/// `nc -l` on a port that is taken fails the same way.
+#[test]
+fn cli_nc_listen_fails_when_the_port_is_taken() {
+    // Bound without SO_REUSEADDR: netloop's listen cannot share it.
+    let taken = refused_port();
+    let port = taken.port();
+    let out = Command::new(BIN)
+        .args(["nc", "-l", "127.0.0.1", &port.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "exit status {}; stderr: {stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains(&format!(
+            "listen EADDRINUSE: address already in use 127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
 }

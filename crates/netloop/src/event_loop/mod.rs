@@ -70,6 +70,10 @@ pub(crate) struct EventLoop {
     /// The error that stops the loop: an `error` event nobody listened to.
     stop_error: RefCell<Option<Error>>,
     read_buf: RefCell<Option<Box<[u8]>>>,
+    /// A descriptor held in reserve for listeners that run out of them
+    /// (libuv's `loop->emfile_fd`): opened by the first listener, closed
+    /// and reopened by `stream/listener.rs`.
+    pub(crate) spare_fd: RefCell<Option<crate::sys::SpareFd>>,
 }
 
 thread_local! {
@@ -110,6 +114,7 @@ impl EventLoop {
             now: Cell::new(Instant::now()),
             stop_error: RefCell::new(None),
             read_buf: RefCell::new(Some(vec![0u8; READ_BUF_SIZE].into_boxed_slice())),
+            spare_fd: RefCell::new(None),
         }))
     }
 
@@ -416,17 +421,57 @@ impl EventLoop {
     /// was deregistered meanwhile: the generation check keeps the event
     /// from reaching a newer handle that reused the slot.
     pub(crate) fn defer_ready(&self, token: Token, ready: Ready) {
-        let Some(generation) = self.io.borrow().get(token.0).map(|(g, _)| *g) else {
+        let Some(generation) = self.generation_of(token) else {
             return;
         };
         self.defer(move || {
-            let lp = current();
-            let handler = match lp.io.borrow().get(token.0) {
-                Some((g, h)) if *g == generation => Rc::clone(h),
-                _ => return,
-            };
-            handler.on_ready(ready);
+            if let Some(handler) = current().handler_of(token, generation) {
+                handler.on_ready(ready);
+            }
         });
+    }
+
+    /// Deliver `ready` to the handler of `token` after `delay`, in the
+    /// timers phase, with the same generation check as
+    /// [`defer_ready`](EventLoop::defer_ready): a listener that must look
+    /// at its queue again although the edge-triggered poller will report
+    /// nothing new. The timer is unref'd (it never keeps the loop alive by
+    /// itself); `timers.cancel` stops it. `None` if `token` is not
+    /// registered.
+    pub(crate) fn ready_after(
+        &self,
+        token: Token,
+        ready: Ready,
+        delay: Duration,
+    ) -> Option<timers::TimerKey> {
+        let generation = self.generation_of(token)?;
+        let fire = move || {
+            if let Some(handler) = current().handler_of(token, generation) {
+                handler.on_ready(ready);
+            }
+        };
+        let key = self.timers.insert(
+            self.now(),
+            delay,
+            false,
+            timers::TimerCb::Once(Box::new(fire)),
+        );
+        self.timers.set_ref(key, false);
+        Some(key)
+    }
+
+    /// The generation of the handler registered under `token`.
+    fn generation_of(&self, token: Token) -> Option<u32> {
+        self.io.borrow().get(token.0).map(|(g, _)| *g)
+    }
+
+    /// The handler registered under `token`, if it is still the one of
+    /// `generation`.
+    fn handler_of(&self, token: Token, generation: u32) -> Option<Rc<dyn IoHandler>> {
+        match self.io.borrow().get(token.0) {
+            Some((g, h)) if *g == generation => Some(Rc::clone(h)),
+            _ => None,
+        }
     }
 
     fn run_check(&self) {
@@ -458,6 +503,9 @@ impl EventLoop {
     /// this going forever, as it would keep a running loop busy).
     fn teardown(&self) {
         while self.teardown_pass() {}
+        // No listener is left to need it (libuv's `uv_loop_close` closes
+        // `emfile_fd` too); a server kept past `run` cannot accept anyway.
+        drop(self.spare_fd.borrow_mut().take());
     }
 
     /// One pass of [`teardown`](Self::teardown); true if it found anything.

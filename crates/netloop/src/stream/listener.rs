@@ -1,16 +1,21 @@
 //! The listening handle: a listening descriptor, its registration, and the
-//! accept loop (libuv's `uv_listen` and `uv__server_io`).
+//! accept loop (libuv's `uv_listen` and `uv__server_io`), including what
+//! happens when the process runs out of descriptors (libuv's
+//! `uv__emfile_trick`).
 
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Duration;
 
 use mio::Token;
 
 use super::io::{ListenerIo, StreamIo};
 use crate::error::Error;
-use crate::event_loop::{EventLoop, IoHandler};
+use crate::event_loop::timers::TimerKey;
+use crate::event_loop::{EventLoop, IoHandler, Ready};
+use crate::sys::{self, AcceptFailure, SpareFd};
 
 /// A connection taken off the listen queue, not yet attached to a stream
 /// handle (Node's `clientHandle` in `onconnection`).
@@ -44,24 +49,58 @@ impl Accepted {
 
 /// What a listener handle reports to the object that owns it (Node's
 /// `net.Server`).
+///
+/// Accept failures are not reported: the handle deals with them (see
+/// [`ListenerHandle::on_ready`]), as libuv 1.46 (Node 20) does, whose
+/// `uv__server_io` never passes an accept error on to Node.
 pub(crate) trait ListenerOwner {
     /// One accepted connection (Node's `onconnection`). Each is its own
     /// callback: ticks queued by one run before the next is reported.
     fn on_connection(&self, conn: Accepted);
-    /// `accept` failed with something other than "nothing pending".
-    fn on_accept_error(&self, err: Error);
+}
+
+/// How long a listener waits before looking at its queue again after an
+/// accept failure it could not shed (no spare descriptor, `ENOBUFS`,
+/// `ENOMEM`). libuv needs no such delay: its poller is level-triggered and
+/// asks again on the next iteration (at full speed, while the failure
+/// lasts). Ours is edge-triggered and would never ask again for the
+/// connections already queued, so a timer asks instead: often enough that
+/// a client waiting in the queue is served soon after descriptors free up,
+/// rarely enough to cost nothing while they do not.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// A listening descriptor and its registration.
+struct Listening {
+    io: ListenerIo,
+    token: Token,
+    /// The timer that looks at the queue again after a failure (see
+    /// [`ACCEPT_RETRY_DELAY`]), while it is armed.
+    retry: Option<TimerKey>,
+    /// Set while accepting fails: the first failure of a spell is logged,
+    /// and so is its end, not every failure in between.
+    failing: Option<Failing>,
+}
+
+/// A spell of failed accepts.
+struct Failing {
+    /// The first failure, as Node would word it (`accept EMFILE`).
+    error: Error,
+    /// Connections closed unserved to shed load.
+    shed: u64,
 }
 
 /// A listening handle: empty until a descriptor is attached, empty again
 /// once closed.
 #[derive(Default)]
 pub(crate) struct ListenerHandle {
-    slot: RefCell<Option<(ListenerIo, Token)>>,
+    slot: RefCell<Option<Listening>>,
 }
 
 impl ListenerHandle {
     /// Register a listening descriptor for `handler` (whose readiness
-    /// callback forwards to [`on_ready`](ListenerHandle::on_ready)).
+    /// callback forwards to [`on_ready`](ListenerHandle::on_ready)), and
+    /// make sure the loop holds a spare descriptor for it (libuv opens
+    /// one in `uv__stream_init`).
     ///
     /// # Errors
     ///
@@ -74,7 +113,13 @@ impl ListenerHandle {
         handler: Rc<dyn IoHandler>,
     ) -> io::Result<()> {
         let token = lp.register(io.source(), handler)?;
-        *self.slot.borrow_mut() = Some((io, token));
+        *self.slot.borrow_mut() = Some(Listening {
+            io,
+            token,
+            retry: None,
+            failing: None,
+        });
+        open_spare(lp);
         Ok(())
     }
 
@@ -85,52 +130,207 @@ impl ListenerHandle {
 
     /// The bound address (TCP only).
     pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
-        self.slot
-            .borrow()
-            .as_ref()
-            .and_then(|(l, _)| l.local_addr())
+        self.slot.borrow().as_ref().and_then(|l| l.io.local_addr())
     }
 
-    /// Deregister and close the descriptor; true if one was attached.
+    /// Deregister and close the descriptor, and stop any retry; true if
+    /// one was attached.
     pub(crate) fn close(&self, lp: &EventLoop) -> bool {
         let taken = self.slot.borrow_mut().take();
         match taken {
-            Some((mut l, token)) => {
-                lp.deregister(l.source(), token);
+            Some(mut l) => {
+                if let Some(key) = l.retry.take() {
+                    lp.timers.cancel(key);
+                }
+                lp.deregister(l.io.source(), l.token);
                 true
             }
             None => false,
         }
     }
 
-    /// Readiness: accept until the backlog is empty (edge-triggered), one
-    /// callback per connection, stopping if the owner closed the handle or
-    /// the loop is stopping.
+    /// Readiness (or the retry timer): accept until the queue is empty
+    /// (edge-triggered), one callback per connection, stopping if the owner
+    /// closed the handle or the loop is stopping.
+    ///
+    /// Out of descriptors (`EMFILE`, or `ENFILE` for the whole system), the
+    /// connections still queued cannot be taken, and the kernel keeps
+    /// completing handshakes into the queue. libuv's answer, which this
+    /// follows (`uv__emfile_trick` in `src/unix/stream.c`): close the
+    /// spare descriptor the loop keeps, accept and close every queued
+    /// connection with the descriptor that frees, then reopen the spare.
+    /// The clients see their connection closed at once, not a hang, and
+    /// the queue is empty, so the next connection raises a new edge.
+    /// Without a spare (it could not be opened, or someone took the freed
+    /// descriptor first), or on another failure (`ENOBUFS`, `ENOMEM`), the
+    /// connections wait in the queue and a timer looks again after
+    /// [`ACCEPT_RETRY_DELAY`]: the poller would never report them again.
+    /// Nothing is reported to the owner (Node 20 emits no `error` for any
+    /// of this); the first failure of a spell and its end are logged.
     pub(crate) fn on_ready(&self, lp: &EventLoop, owner: &dyn ListenerOwner) {
+        self.cancel_retry(lp);
         loop {
             if lp.stopping() {
                 return;
             }
             let res = {
                 let slot = self.slot.borrow();
-                let Some((l, _)) = slot.as_ref() else {
+                let Some(l) = slot.as_ref() else {
                     return; // closed by a connection listener
                 };
-                l.accept()
+                l.io.accept()
             };
-            match res {
-                Ok((io, peer)) => lp.invoke(|| owner.on_connection(Accepted { io, peer })),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // A connection reset before we took it, or a signal: the
-                // next one may be fine (libuv skips ECONNABORTED too).
-                Err(e)
-                    if e.kind() == io::ErrorKind::Interrupted
-                        || e.kind() == io::ErrorKind::ConnectionAborted => {}
-                Err(e) => {
-                    owner.on_accept_error(Error::from_syscall(&e, "accept"));
-                    return;
+            let err = match res {
+                Ok((io, peer)) => {
+                    self.recovered(lp);
+                    lp.invoke(|| owner.on_connection(Accepted { io, peer }));
+                    continue;
+                }
+                Err(e) => e,
+            };
+            match sys::accept_failure(&err) {
+                AcceptFailure::Drained => return,
+                AcceptFailure::Skip => {}
+                AcceptFailure::OutOfDescriptors => {
+                    self.failed(&err);
+                    match self.shed(lp) {
+                        // The queue is empty: the next connection raises
+                        // an edge of its own.
+                        Ok(()) => return,
+                        Err(e) => {
+                            tracing::debug!(target: "netloop::net", error = %e, "could not shed load");
+                            return self.retry_later(lp);
+                        }
+                    }
+                }
+                AcceptFailure::Other => {
+                    self.failed(&err);
+                    return self.retry_later(lp);
                 }
             }
+        }
+    }
+
+    /// libuv's `uv__emfile_trick`: close the loop's spare descriptor,
+    /// accept and close every queued connection, reopen the spare.
+    ///
+    /// # Errors
+    ///
+    /// When there is no spare, or accepting stopped on a failure other
+    /// than an empty queue: connections may still be queued.
+    fn shed(&self, lp: &EventLoop) -> io::Result<()> {
+        let Some(spare) = lp.spare_fd.borrow_mut().take() else {
+            return Err(io::Error::other("no spare descriptor"));
+        };
+        drop(spare);
+        let mut shed = 0;
+        let end = loop {
+            let res = {
+                let slot = self.slot.borrow();
+                let Some(l) = slot.as_ref() else {
+                    break Ok(());
+                };
+                l.io.accept()
+            };
+            match res {
+                // Dropped at once: closed unserved, and its descriptor is
+                // free for the next one.
+                Ok(_) => shed += 1,
+                Err(e) => match sys::accept_failure(&e) {
+                    AcceptFailure::Drained => break Ok(()),
+                    AcceptFailure::Skip => {}
+                    AcceptFailure::OutOfDescriptors | AcceptFailure::Other => break Err(e),
+                },
+            }
+        };
+        open_spare(lp);
+        if let Some(f) = self
+            .slot
+            .borrow_mut()
+            .as_mut()
+            .and_then(|l| l.failing.as_mut())
+        {
+            f.shed += shed;
+        }
+        end
+    }
+
+    /// Note a failure; the first of a spell is logged.
+    fn failed(&self, err: &io::Error) {
+        let mut slot = self.slot.borrow_mut();
+        let Some(l) = slot.as_mut() else { return };
+        if l.failing.is_some() {
+            return;
+        }
+        let error = Error::from_syscall(err, "accept");
+        let local = l.io.local_addr();
+        if matches!(sys::accept_failure(err), AcceptFailure::OutOfDescriptors) {
+            tracing::warn!(
+                target: "netloop::net",
+                ?local,
+                "{error}: out of file descriptors; closing new connections until some are free"
+            );
+        } else {
+            tracing::warn!(
+                target: "netloop::net",
+                ?local,
+                "{error}; trying again every {} ms",
+                ACCEPT_RETRY_DELAY.as_millis()
+            );
+        }
+        l.failing = Some(Failing { error, shed: 0 });
+    }
+
+    /// A connection was accepted: a spell of failures, if any, is over,
+    /// and the spare descriptor is taken back if it was lost.
+    fn recovered(&self, lp: &EventLoop) {
+        let spell = {
+            let mut slot = self.slot.borrow_mut();
+            let Some(l) = slot.as_mut() else { return };
+            let Some(f) = l.failing.take() else { return };
+            (f, l.io.local_addr())
+        };
+        let (f, local) = spell;
+        tracing::warn!(
+            target: "netloop::net",
+            ?local,
+            shed = f.shed,
+            "accepting again after {}; {} connections were closed unserved",
+            f.error,
+            f.shed
+        );
+        open_spare(lp);
+    }
+
+    /// Arm the retry timer: the poller reports nothing new for connections
+    /// that are already queued.
+    fn retry_later(&self, lp: &EventLoop) {
+        let mut slot = self.slot.borrow_mut();
+        let Some(l) = slot.as_mut() else { return };
+        if l.retry.is_none() {
+            l.retry = lp.ready_after(l.token, Ready::readable(), ACCEPT_RETRY_DELAY);
+        }
+    }
+
+    fn cancel_retry(&self, lp: &EventLoop) {
+        let key = self.slot.borrow_mut().as_mut().and_then(|l| l.retry.take());
+        if let Some(key) = key {
+            lp.timers.cancel(key);
+        }
+    }
+}
+
+/// Open the loop's spare descriptor unless it holds one. Failing is not an
+/// error: it only means the next EMFILE cannot be shed, and is retried.
+fn open_spare(lp: &EventLoop) {
+    let mut spare = lp.spare_fd.borrow_mut();
+    if spare.is_some() {
+        return;
+    }
+    match SpareFd::open() {
+        Ok(fd) => *spare = Some(fd),
+        Err(e) => {
+            tracing::debug!(target: "netloop::net", error = %e, "no spare descriptor for EMFILE");
         }
     }
 }

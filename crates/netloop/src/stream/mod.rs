@@ -35,8 +35,12 @@
 //!   [`crate::Error`] with Node's code, syscall and message (`read
 //!   ECONNRESET`, `connect ECONNREFUSED 127.0.0.1:80`).
 //! - **A listener handle** ([`ListenerHandle`]) that owns a listening
-//!   descriptor and its accept loop, reporting each accepted connection and
-//!   each accept error through [`ListenerOwner`].
+//!   descriptor and its accept loop, reporting each accepted connection
+//!   through [`ListenerOwner`]. Accept failures stay here, as libuv 1.46
+//!   keeps them from Node: out of descriptors it sheds the queued
+//!   connections with a spare descriptor (libuv's EMFILE trick), and
+//!   whatever it could not accept it looks at again on a timer, since an
+//!   edge-triggered poller reports queued connections only once.
 //!
 //! The descriptors are created by [`tcp`] and [`pipe`] (libuv's `uv_tcp_*`
 //! and `uv_pipe_*`), which call into `sys`.

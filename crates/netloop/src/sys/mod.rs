@@ -11,6 +11,9 @@
 //! - the same two for Unix domain sockets, including Linux abstract names;
 //! - socket options Node exposes (`TCP_NODELAY`, `SO_KEEPALIVE` with its
 //!   idle time, `SO_LINGER {1, 0}` for resets);
+//! - what an `accept` error means (skip it, out of descriptors, or retry
+//!   later), and a spare descriptor to close when out of them (libuv's
+//!   EMFILE trick);
 //! - process facts the tools need (raising `RLIMIT_NOFILE`).
 //!
 //! Readiness itself comes from mio (epoll on Linux, kqueue on the BSDs),

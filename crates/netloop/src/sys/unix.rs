@@ -1,4 +1,6 @@
-//! Unix sockets through socket2, handed to mio as non-blocking sources.
+//! Unix sockets through socket2, handed to mio as non-blocking sources, and
+//! the process facts the handle layer needs (a spare descriptor, what an
+//! `accept` error means, `RLIMIT_NOFILE`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -131,6 +133,70 @@ pub(crate) fn set_keepalive(sock: SockRef<'_>, enable: bool, delay: Duration) ->
         .with_interval(Duration::from_secs(1))
         .with_retries(10);
     sock.set_tcp_keepalive(&params)
+}
+
+/// A descriptor held in reserve so that a listener out of descriptors can
+/// still take connections off its queue and close them (libuv's
+/// `loop->emfile_fd`; see `stream/listener.rs`). Dropping it closes it.
+pub(crate) struct SpareFd {
+    _held: std::fs::File,
+}
+
+impl SpareFd {
+    /// Open the spare: `/dev/null` read-only and close-on-exec (std opens
+    /// every file with `O_CLOEXEC`), or `/` where `/dev/null` is missing,
+    /// as libuv's `uv__stream_init` does.
+    pub(crate) fn open() -> io::Result<SpareFd> {
+        std::fs::File::open("/dev/null")
+            .or_else(|_| std::fs::File::open("/"))
+            .map(|held| SpareFd { _held: held })
+    }
+}
+
+/// What a failed `accept` means for the accept loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AcceptFailure {
+    /// Nothing is pending (`EAGAIN`).
+    Drained,
+    /// This one connection failed and left the queue; the next may be
+    /// fine. `EINTR`; `ECONNABORTED` (reset before it was taken; libuv
+    /// skips it too); and the network errors Linux passes on from the new
+    /// socket, which accept(2) says "should be treated like EAGAIN by
+    /// retrying" (`ENETDOWN`, `EPROTO`, `ENOPROTOOPT`, `EHOSTDOWN`,
+    /// `ENONET`, `EHOSTUNREACH`, `EOPNOTSUPP`, `ENETUNREACH`), with
+    /// `EPERM` (a firewall rule refused this connection).
+    Skip,
+    /// The process (`EMFILE`) or the system (`ENFILE`) is out of file
+    /// descriptors: the connection is still queued.
+    OutOfDescriptors,
+    /// Anything else (`ENOBUFS`, `ENOMEM`): the connection is still
+    /// queued; try again later.
+    Other,
+}
+
+/// Classify an `accept` error (see [`AcceptFailure`]).
+pub(crate) fn accept_failure(e: &io::Error) -> AcceptFailure {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        return AcceptFailure::Drained;
+    }
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => AcceptFailure::OutOfDescriptors,
+        Some(
+            libc::EINTR
+            | libc::ECONNABORTED
+            | libc::ENETDOWN
+            | libc::EPROTO
+            | libc::ENOPROTOOPT
+            | libc::EHOSTDOWN
+            | libc::EHOSTUNREACH
+            | libc::EOPNOTSUPP
+            | libc::ENETUNREACH
+            | libc::EPERM,
+        ) => AcceptFailure::Skip,
+        #[cfg(target_os = "linux")]
+        Some(libc::ENONET) => AcceptFailure::Skip,
+        _ => AcceptFailure::Other,
+    }
 }
 
 /// Raise the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft
