@@ -1,16 +1,27 @@
 //! A chat room: every line a client sends goes to every other client.
 //!
 //! Shows a server keeping its own list of sockets, `end`/`close` handling,
-//! and that listeners receive their socket so they capture no cycles.
+//! that listeners receive their socket so they capture no cycles, and why
+//! a chat relays lines, not `data` chunks. TCP keeps bytes in order but
+//! not the boundaries of the peer's writes: a slow link (or a client that
+//! types `hel`, pauses, then `lo⏎`) delivers `hel` and `lo\n` as two
+//! chunks, and relaying chunks would show others two broken lines.
+//! `netloop::framing::lines` cuts the stream at each newline instead, and
+//! drops a client whose line passes 1 KiB rather than buffer it forever.
 //!
 //! ```sh
 //! cargo run --example chat            # listens on 127.0.0.1:7001
 //! nc 127.0.0.1 7001                   # in two or more terminals
 //! ```
+//!
+//! Try `printf 'hel' | nc -q 5 127.0.0.1 7001` against a second client:
+//! the room sees nothing until the line ends, and `hel` arrives whole when
+//! the sender hangs up (the last line, delivered at `end`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use netloop::framing::{self, LineOptions, Lines};
 use netloop::net::{self, Socket};
 
 fn main() -> netloop::Result<()> {
@@ -28,10 +39,12 @@ fn main() -> netloop::Result<()> {
             room.borrow_mut().push(sock.clone());
             sock.write(format!("Welcome {name}\n"));
 
+            framing::lines(sock, LineOptions { max_len: 1024 });
             let peers = Rc::clone(&room);
             let from = name.clone();
-            sock.on(Socket::DATA, move |me, data| {
-                let line = format!("{from}> {}", String::from_utf8_lossy(data));
+            sock.on(Lines::LINE, move |me, line| {
+                // The newline was cut off: each relayed line puts it back.
+                let line = format!("{from}> {}\n", String::from_utf8_lossy(line));
                 for other in peers.borrow().iter().filter(|s| *s != me) {
                     other.write(&line);
                 }
@@ -41,6 +54,8 @@ fn main() -> netloop::Result<()> {
                 peers.borrow_mut().retain(|s| s != me);
                 println!("{name} left");
             });
+            // A line over 1 KiB ends up here (ERR_FRAME_TOO_LONG), then
+            // `close` removes the client from the room.
             sock.on(Socket::ERROR, |_, err| eprintln!("client error: {err}"));
         });
         server.listen(7001, "127.0.0.1")?;

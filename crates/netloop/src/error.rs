@@ -106,6 +106,10 @@ error_codes! {
     ERR_STREAM_ALREADY_FINISHED,
     /// The stream was closed before it finished.
     ERR_STREAM_PREMATURE_CLOSE,
+    /// A line or frame from the peer is longer than the limit set in
+    /// [`framing`](crate::framing) (netloop's own code: Node's `readline`
+    /// has no limit).
+    ERR_FRAME_TOO_LONG,
     /// An argument has a value that is not allowed.
     ERR_INVALID_ARG_VALUE,
     /// An argument has the wrong type or shape.

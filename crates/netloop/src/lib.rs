@@ -55,6 +55,8 @@
 //! - [`dns`]: `lookup` on the thread pool.
 //! - [`Error`] and [`ErrorCode`]: Node's codes and messages.
 //! - [`cluster`]: one loop per core, in one process.
+//! - [`framing`]: lines and length-prefixed frames out of a socket's bytes
+//!   (Node's `readline` over a socket), bounded and without copies.
 //!
 //! ## Node's rules, kept
 //!
@@ -69,6 +71,7 @@
 //!
 //! ## Layers
 //!
+//! - [`framing`]: built on [`net`]'s public API only;
 //! - [`net`]: Node's semantics (events, options, state machines);
 //! - `stream` (with its `tcp` and `pipe` kinds), [`dns`]: libuv's
 //!   handles and requests;
@@ -93,6 +96,7 @@ mod sys;
 pub mod cluster;
 pub mod dns;
 pub mod events;
+pub mod framing;
 pub mod net;
 pub mod timers;
 

@@ -67,7 +67,7 @@ use crate::event_loop::{EventLoop, IoHandler, Ready};
 pub(crate) use io::{ListenerIo, StreamIo};
 pub(crate) use listener::{Accepted, ListenerHandle, ListenerOwner};
 use write::WriteQueue;
-pub(crate) use write::{WriteCb, WriteOutcome};
+pub(crate) use write::{WriteCb, WriteData, WriteOutcome};
 
 /// At most this many reads per readiness event before yielding to other
 /// handles (libuv's `uv__read` loops 32 times; 64 KiB reads make 16 plenty).
@@ -250,7 +250,8 @@ impl StreamHandle {
     }
 
     /// Write `data` (libuv's `uv_write`): at once if nothing is queued,
-    /// queuing what the kernel does not take. A write that completed at
+    /// queuing what the kernel does not take (an owned buffer is queued as
+    /// it is, borrowed bytes are copied). A write that completed at
     /// once hands its callback back; the owner runs it later, never inside
     /// its own `write()` call.
     ///
@@ -259,7 +260,7 @@ impl StreamHandle {
     /// The classified write error (`write EPIPE`), with the callback.
     pub(crate) fn write(
         &self,
-        data: &[u8],
+        data: WriteData<'_>,
         cb: Option<WriteCb>,
     ) -> Result<WriteOutcome, (Error, Option<WriteCb>)> {
         let mut slot = self.slot.borrow_mut();

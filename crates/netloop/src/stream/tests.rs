@@ -334,7 +334,10 @@ fn accepted_stream_queues_writes_and_shuts_down_after_the_queue_drains() {
                     assert!(err.is_none());
                     cbs.set(cbs.get() + 1);
                 });
-                match r2.stream.write(&[7u8; CHUNK], Some(cb)) {
+                match r2
+                    .stream
+                    .write(WriteData::Borrowed(&[7u8; CHUNK]), Some(cb))
+                {
                     Ok(WriteOutcome::Done(Some(cb))) => cb(None),
                     Ok(WriteOutcome::Done(None)) => unreachable!("a callback was given"),
                     Ok(WriteOutcome::Queued) => {}

@@ -4,6 +4,13 @@
 //! the rest; queued chunks go out with `writev` when the fd turns writable.
 //! Completed requests are handed back to the caller, who runs their
 //! callbacks (never inside `write()` itself).
+//!
+//! A request owns its bytes with an offset into them. Borrowed bytes are
+//! copied into a request only for the part the kernel did not take; owned
+//! bytes ([`WriteData::Owned`]) become the request as they are, so a large
+//! queued write costs no second buffer (libuv's `uv_write` never copies:
+//! the caller keeps the buffer alive until the callback, which Rust says by
+//! moving it in).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -22,6 +29,40 @@ const MAX_IOVS: usize = 64;
 /// size; larger writes keep their own.
 const COALESCE_LIMIT: usize = 64 * 1024;
 
+/// The bytes of one write, as the caller hands them over.
+pub(crate) enum WriteData<'a> {
+    /// The caller keeps its bytes: whatever the kernel does not take at
+    /// once is copied into the queue.
+    Borrowed(&'a [u8]),
+    /// The caller gives its buffer away: if the kernel does not take all
+    /// of it, the same buffer is queued with an offset, never copied.
+    Owned(Vec<u8>),
+}
+
+impl WriteData<'_> {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            WriteData::Borrowed(b) => b,
+            WriteData::Owned(v) => v,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// The bytes as a buffer of their own: moved if owned, copied if
+    /// borrowed (writes held while connecting or corked).
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        match self {
+            WriteData::Borrowed(b) => b.to_vec(),
+            WriteData::Owned(v) => v,
+        }
+    }
+}
+
+/// One queued write (libuv's `uv_write_t`): its buffer, how much of it
+/// already reached the kernel, and its callback.
 struct WriteReq {
     data: Vec<u8>,
     offset: usize,
@@ -57,33 +98,37 @@ impl WriteQueue {
     }
 
     /// Write `data`: at once if nothing is queued, queuing what the kernel
-    /// does not take. On a write error the callback comes back with it.
+    /// does not take (copied if borrowed, moved if owned). On a write error
+    /// the callback comes back with it.
     pub(crate) fn write(
         &mut self,
         io: &StreamIo,
-        data: &[u8],
+        data: WriteData<'_>,
         cb: Option<WriteCb>,
     ) -> Result<WriteOutcome, (io::Error, Option<WriteCb>)> {
+        let bytes = data.as_slice();
         let mut offset = 0;
         if self.queue.is_empty() {
-            while offset < data.len() {
-                match io.write(&data[offset..]) {
+            while offset < bytes.len() {
+                match io.write(&bytes[offset..]) {
                     Ok(n) => offset += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err((e, cb)),
                 }
             }
-            if offset == data.len() {
+            if offset == bytes.len() {
                 return Ok(WriteOutcome::Done(cb));
             }
         }
-        let rest = &data[offset..];
+        let rest = &bytes[offset..];
         self.queued_bytes += rest.len();
         // A small write behind a queued request that has no callback joins
         // it: no allocation per write, one iovec for the lot. Its own
         // callback (if any) becomes the joined request's, which completes
-        // exactly when these bytes, the last of it, reach the kernel.
+        // exactly when these bytes, the last of it, reach the kernel. The
+        // limit also keeps a large owned buffer from being grown (and so
+        // reallocated and copied) by the small writes behind it.
         if let Some(back) = self.queue.back_mut() {
             if back.cb.is_none() && back.data.len() + rest.len() <= COALESCE_LIMIT {
                 back.data.extend_from_slice(rest);
@@ -91,11 +136,12 @@ impl WriteQueue {
                 return Ok(WriteOutcome::Queued);
             }
         }
-        self.queue.push_back(WriteReq {
-            data: rest.to_vec(),
-            offset: 0,
-            cb,
-        });
+        let (data, offset) = match data {
+            WriteData::Borrowed(b) => (b[offset..].to_vec(), 0),
+            // The same buffer, with what the kernel took skipped: no copy.
+            WriteData::Owned(v) => (v, offset),
+        };
+        self.queue.push_back(WriteReq { data, offset, cb });
         Ok(WriteOutcome::Queued)
     }
 
@@ -189,7 +235,7 @@ mod tests {
         // Fill the kernel's buffers in 1 KiB writes until one is queued.
         let chunk = [1u8; 1024];
         let mut direct = 0usize;
-        while let Ok(WriteOutcome::Done(_)) = st.write(&io, &chunk, None) {
+        while let Ok(WriteOutcome::Done(_)) = st.write(&io, WriteData::Borrowed(&chunk), None) {
             direct += chunk.len();
             assert!(direct < 64 << 20, "the kernel never pushed back");
         }
@@ -204,21 +250,21 @@ mod tests {
             }))
         };
         assert!(matches!(
-            st.write(&io, b"abc", None),
+            st.write(&io, WriteData::Borrowed(b"abc"), None),
             Ok(WriteOutcome::Queued)
         ));
         assert!(matches!(
-            st.write(&io, b"def", cb("def")),
+            st.write(&io, WriteData::Borrowed(b"def"), cb("def")),
             Ok(WriteOutcome::Queued)
         ));
         // Joined so far: the filler's rest, "abc" and "def" are one request.
         assert_eq!(st.queue.len(), 1);
         assert!(matches!(
-            st.write(&io, b"ghi", None),
+            st.write(&io, WriteData::Borrowed(b"ghi"), None),
             Ok(WriteOutcome::Queued)
         ));
         assert!(matches!(
-            st.write(&io, b"jkl", cb("jkl")),
+            st.write(&io, WriteData::Borrowed(b"jkl"), cb("jkl")),
             Ok(WriteOutcome::Queued)
         ));
         // "def" carried a callback, so "ghi" started a new request.
@@ -253,5 +299,60 @@ mod tests {
         assert_eq!(all.len(), total);
         assert!(all.ends_with(b"abcdefghijkl"));
         assert!(all[..total - 12].iter().all(|&b| b == 1));
+    }
+
+    #[test]
+    fn an_owned_write_is_queued_as_its_own_buffer_and_small_ones_still_join() {
+        let (io, mut st, peer) = pair();
+        // More than loopback's send and receive buffers can hold while the
+        // peer does not read, so part of it must be queued.
+        let len = 32 << 20;
+        let big = vec![7u8; len];
+        let ptr = big.as_ptr();
+        assert!(matches!(
+            st.write(&io, WriteData::Owned(big), None),
+            Ok(WriteOutcome::Queued)
+        ));
+        assert_eq!(st.queue.len(), 1);
+        let front = &st.queue[0];
+        // The very allocation the caller gave, skipped past what the
+        // kernel took: nothing was copied.
+        assert_eq!(front.data.as_ptr(), ptr);
+        assert!(front.offset > 0 && front.offset < len, "{}", front.offset);
+        assert_eq!(st.queued_bytes(), len - front.offset);
+        let taken = front.offset;
+
+        // A small owned write behind a large one is queued on its own (no
+        // growing of the large buffer); the small writes behind it join it.
+        let small = b"tail".to_vec();
+        assert!(matches!(
+            st.write(&io, WriteData::Owned(small), None),
+            Ok(WriteOutcome::Queued)
+        ));
+        assert!(matches!(
+            st.write(&io, WriteData::Borrowed(b"-end"), None),
+            Ok(WriteOutcome::Queued)
+        ));
+        assert_eq!(st.queue.len(), 2);
+        assert_eq!(st.queue[0].data.as_ptr(), ptr);
+        assert_eq!(st.queue[1].data, b"tail-end");
+        assert_eq!(st.queued_bytes(), len - taken + 8);
+
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut peer = peer;
+            let mut all = Vec::with_capacity(len + 8);
+            let _ = peer.read_to_end(&mut all);
+            all
+        });
+        let mut done = Vec::new();
+        while st.queued_bytes() > 0 {
+            st.flush(&io, &mut done).expect("flush");
+        }
+        drop(io);
+        let all = reader.join().expect("reader");
+        assert_eq!(all.len(), len + 8);
+        assert!(all[..len].iter().all(|&b| b == 7));
+        assert_eq!(&all[len..], b"tail-end");
     }
 }
