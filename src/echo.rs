@@ -17,6 +17,8 @@ pub struct Args {
     /// Print nothing but the listening line.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    shutdown: crate::shutdown::ShutdownArgs,
 }
 
 pub fn run(args: Args) -> netloop::Result<()> {
@@ -39,6 +41,8 @@ pub fn run(args: Args) -> netloop::Result<()> {
             }
         });
         server.listen(args.port, &args.host)?;
+        // Before the listening line: whoever reads it may signal at once.
+        crate::shutdown::on_signals(&server, args.shutdown, "echo", quiet)?;
         if let Some(addr) = server.address() {
             println!("echo listening on {addr}");
         }

@@ -55,6 +55,9 @@
 //! - [`dns`]: `lookup` on the thread pool.
 //! - [`Error`] and [`ErrorCode`]: Node's codes and messages.
 //! - [`cluster`]: one loop per core, in one process.
+//! - [`LoopHandle`] ([`loop_handle`]) and [`channel`]: other threads hand
+//!   work to a running loop.
+//! - [`signals`]: Node's `process.on('SIGINT')`, for graceful shutdown.
 //!
 //! ## Node's rules, kept
 //!
@@ -94,10 +97,11 @@ pub mod cluster;
 pub mod dns;
 pub mod events;
 pub mod net;
+pub mod signals;
 pub mod timers;
 
 pub use error::{Error, ErrorCode, Result};
-pub use event_loop::{next_tick, run};
+pub use event_loop::{channel, loop_handle, next_tick, run, LoopHandle, Sender};
 
 /// Process-level helpers for tools built on netloop.
 pub mod process {

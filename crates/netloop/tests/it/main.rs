@@ -15,6 +15,7 @@ mod dns_lookup;
 mod event_loop_phases;
 mod event_loop_run;
 mod events_emitter;
+mod loop_handle;
 mod misuse;
 mod net_server_connections;
 mod net_server_listen;
