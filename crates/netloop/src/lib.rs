@@ -61,8 +61,9 @@
 //!
 //! ## Node's rules, kept
 //!
-//! Every handle is `!Send` and belongs to the loop of its thread. User code
-//! is never called from inside the user's own call: an error found inside
+//! Every handle is `!Send` and belongs to the loop of its thread; other
+//! threads reach a loop through a [`LoopHandle`] or a [`channel`]. User
+//! code is never called from inside the user's own call: an error found inside
 //! `connect()` or `listen()` is an event on the next tick. An invalid
 //! argument is an `Err` from the call; an operational failure is an `error`
 //! event, and an `error` nobody listens to ends [`run`] with that error.

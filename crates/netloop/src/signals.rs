@@ -92,6 +92,13 @@ use crate::event_loop::current;
 
 /// A signal netloop can listen for (Node: the signal names of
 /// `os.constants.signals`). `Display` prints Node's name, `SIGINT`.
+///
+/// ```
+/// use netloop::signals::Signal;
+///
+/// assert_eq!(Signal::INT.to_string(), "SIGINT");
+/// assert_eq!(Signal::TERM.as_raw(), 15); // on Linux
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signal(i32);
 
@@ -228,6 +235,23 @@ pub fn on(signal: Signal, mut listener: impl FnMut(Signal) + 'static) -> Result<
 /// # Panics
 ///
 /// Outside [`run`](crate::run).
+///
+/// # Examples
+///
+/// ```
+/// use netloop::signals::{self, Signal};
+///
+/// netloop::run(|| {
+///     let id = signals::on(Signal::HUP, |_| println!("reloading"))?;
+///     assert_eq!(signals::listener_count(Signal::HUP), 1);
+///     assert!(signals::off(id));
+///     assert!(!signals::off(id), "already removed");
+///     // SIGHUP terminates the process again from here on.
+///     assert_eq!(signals::listener_count(Signal::HUP), 0);
+///     Ok(())
+/// })
+/// .expect("the loop ran");
+/// ```
 pub fn off(id: ListenerId) -> bool {
     current().signal_stop(id.0)
 }
