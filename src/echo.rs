@@ -22,6 +22,8 @@ pub struct Args {
     /// Print nothing but the listening line.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    shutdown: crate::shutdown::ShutdownArgs,
 }
 
 impl Args {
@@ -62,6 +64,8 @@ pub fn run(args: Args) -> netloop::Result<()> {
                 s.on(Server::ERROR, |_, err| eprintln!("echo: {err}"));
             }
         });
+        // Before the listening line: whoever reads it may signal at once.
+        crate::shutdown::on_signals(&server, args.shutdown, "echo", quiet)?;
         if let Some(addr) = server.address() {
             println!("echo listening on {addr}");
         }

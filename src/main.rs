@@ -7,6 +7,7 @@ mod echo;
 mod logging;
 mod nc;
 mod server;
+mod shutdown;
 
 use std::process::ExitCode;
 

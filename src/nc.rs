@@ -11,11 +11,8 @@
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::rc::Rc;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use netloop::net::{self, Server, Socket};
-use netloop::timers;
 
 /// The first error of the run, if any: it becomes the exit status.
 type Failure = Rc<RefCell<Option<netloop::Error>>>;
@@ -44,26 +41,27 @@ enum Input {
     Eof,
 }
 
-fn spawn_stdin() -> mpsc::Receiver<Input> {
-    let (tx, rx) = mpsc::channel();
+/// Read stdin on a helper thread (reads block) and hand each chunk, then
+/// the end, to the loop through `input`. The thread stops at stdin's end
+/// or once the loop has ended.
+fn spawn_stdin(input: netloop::Sender<Input>) {
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => {
-                    let _ = tx.send(Input::Eof);
+                    let _ = input.send(Input::Eof);
                     return;
                 }
                 Ok(n) => {
-                    if tx.send(Input::Data(buf[..n].to_vec())).is_err() {
+                    if input.send(Input::Data(buf[..n].to_vec())).is_err() {
                         return;
                     }
                 }
             }
         }
     });
-    rx
 }
 
 /// Wire a socket to stdin/stdout; its error is the run's failure.
@@ -75,30 +73,25 @@ fn attach(sock: &Socket, failure: &Failure) {
     });
     let failed = record(failure);
     sock.on(Socket::ERROR, move |_, err| failed(err));
-    let rx = spawn_stdin();
+    // Each chunk wakes the loop and is written at once (a channel on the
+    // loop handle, libuv's uv_async_send): no polling. The channel does not
+    // keep the loop alive; the socket does. Input that comes after the
+    // socket closed has nowhere to go.
     let s = sock.clone();
-    // Poll the stdin channel on an unref'd interval: the socket keeps the
-    // loop alive, the interval does not.
-    let mut done = false;
-    let t = timers::set_interval(Duration::from_millis(5), move || {
-        if done {
+    let input = netloop::channel(move |msg: Input| {
+        if s.destroyed() {
             return;
         }
-        while let Ok(msg) = rx.try_recv() {
-            match msg {
-                Input::Data(d) => {
-                    s.write(d);
-                }
-                Input::Eof => {
-                    s.end();
-                    done = true;
-                    return;
-                }
+        match msg {
+            Input::Data(d) => {
+                s.write(d);
+            }
+            Input::Eof => {
+                s.end();
             }
         }
     });
-    t.unref();
-    sock.on(Socket::CLOSE, move |_, _| t.cancel());
+    spawn_stdin(input);
 }
 
 /// Run, and fail (exit 1, the error printed by `main`) if connecting or

@@ -22,6 +22,8 @@ pub struct SeedAddr {
 pub struct Args {
     #[command(flatten)]
     addr: SeedAddr,
+    #[command(flatten)]
+    shutdown: crate::shutdown::ShutdownArgs,
 }
 
 pub fn run(args: Args) -> netloop::Result<()> {
@@ -49,6 +51,8 @@ pub fn run(args: Args) -> netloop::Result<()> {
         server.once(Server::LISTENING, |s, _| {
             s.on(Server::ERROR, |_, err| eprintln!("ERROR: {err}"));
         });
+        // Before the listening line: whoever reads it may signal at once.
+        crate::shutdown::on_signals(&server, args.shutdown, "server", false)?;
         if let Some(addr) = server.address() {
             println!("Server listening on {}:{}", addr.ip(), addr.port());
         }

@@ -130,6 +130,9 @@ error_codes! {
     ERR_UNHANDLED_ERROR,
     /// Several errors at once (happy eyeballs).
     ERR_AGGREGATE,
+    /// Work posted to a loop that has ended
+    /// ([`LoopHandle::post`](crate::LoopHandle::post)).
+    ERR_LOOP_CLOSED,
 }
 
 impl ErrorCode {

@@ -57,11 +57,15 @@
 //! - [`cluster`]: one loop per core, in one process.
 //! - [`framing`]: lines and length-prefixed frames out of a socket's bytes
 //!   (Node's `readline` over a socket), bounded and without copies.
+//! - [`LoopHandle`] ([`loop_handle`]) and [`channel`]: other threads hand
+//!   work to a running loop.
+//! - [`signals`]: Node's `process.on('SIGINT')`, for graceful shutdown.
 //!
 //! ## Node's rules, kept
 //!
-//! Every handle is `!Send` and belongs to the loop of its thread. User code
-//! is never called from inside the user's own call: an error found inside
+//! Every handle is `!Send` and belongs to the loop of its thread; other
+//! threads reach a loop through a [`LoopHandle`] or a [`channel`]. User
+//! code is never called from inside the user's own call: an error found inside
 //! `connect()` or `listen()` is an event on the next tick. An invalid
 //! argument is an `Err` from the call; an operational failure is an `error`
 //! event, and an `error` nobody listens to ends [`run`] with that error.
@@ -98,10 +102,11 @@ pub mod dns;
 pub mod events;
 pub mod framing;
 pub mod net;
+pub mod signals;
 pub mod timers;
 
 pub use error::{Error, ErrorCode, Result};
-pub use event_loop::{next_tick, run};
+pub use event_loop::{channel, loop_handle, next_tick, run, LoopHandle, Sender};
 
 /// Process-level helpers for tools built on netloop.
 pub mod process {

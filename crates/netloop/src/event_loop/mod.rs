@@ -8,7 +8,8 @@
 //! 2. run due timers;
 //! 3. run pending callbacks (refused writes, reads that yielded);
 //! 4. poll for I/O (mio, edge-triggered), blocking until the next timer
-//!    unless something is already waiting;
+//!    unless something is already waiting; then run what other threads
+//!    handed in (pool results, [`LoopHandle`] posts) and signals;
 //! 5. run check callbacks (`set_immediate`);
 //! 6. run close callbacks (`close` events).
 //!
@@ -16,6 +17,8 @@
 //! after every call from native code into JavaScript.
 
 mod handles;
+mod loop_handle;
+mod signal;
 mod threadpool;
 pub(crate) mod timers;
 
@@ -32,6 +35,7 @@ use slab::Slab;
 use crate::error::{Error, Result};
 
 pub(crate) use handles::{HandleRef, IoHandler, Ready};
+pub use loop_handle::{channel, loop_handle, LoopHandle, Sender};
 pub(crate) use threadpool::Remote;
 use timers::TimerWheel;
 
@@ -66,6 +70,10 @@ pub(crate) struct EventLoop {
     active_reqs: Cell<usize>,
     work_done: RefCell<Slab<WorkDone>>,
     remote: Arc<Remote>,
+    /// The loop-side callbacks of [`channel`]s.
+    receivers: loop_handle::Receivers,
+    /// Signal listeners, once the loop has one (libuv's `uv_signal_t`s).
+    signals: RefCell<Option<Rc<signal::SignalWatcher>>>,
     now: Cell<Instant>,
     /// The error that stops the loop: an `error` event nobody listened to.
     stop_error: RefCell<Option<Error>>,
@@ -111,6 +119,8 @@ impl EventLoop {
             active_reqs: Cell::new(0),
             work_done: RefCell::new(Slab::new()),
             remote: Arc::new(Remote::new(waker)),
+            receivers: loop_handle::Receivers::default(),
+            signals: RefCell::new(None),
             now: Cell::new(Instant::now()),
             stop_error: RefCell::new(None),
             read_buf: RefCell::new(Some(vec![0u8; READ_BUF_SIZE].into_boxed_slice())),
@@ -177,7 +187,8 @@ impl EventLoop {
     }
 
     /// libuv's `uv__loop_alive` plus Node's tick queue: ref'd active
-    /// handles, requests in flight, or callbacks already queued.
+    /// handles, requests in flight (pool work, posts from other threads
+    /// not run yet), or callbacks already queued.
     fn alive(&self) -> bool {
         self.active_refs.get() > 0
             || self.timers.ref_count() > 0
@@ -185,6 +196,16 @@ impl EventLoop {
             || !self.pending.borrow().is_empty()
             || !self.closing.borrow().is_empty()
             || !self.next_ticks.borrow().is_empty()
+            || self.remote.posts.in_flight()
+    }
+
+    /// Whether to run another iteration. When nothing is alive the loop
+    /// stops accepting posts, in the same step as it checks that none is
+    /// queued (under the queue's lock): a post that got in first is run,
+    /// one that comes later is refused. Nothing posted is ever accepted
+    /// and then forgotten by a normal end.
+    fn keep_running(&self) -> bool {
+        self.alive() || !self.remote.posts.close_if_empty()
     }
 
     // ----- stopping -----------------------------------------------------
@@ -283,6 +304,43 @@ impl EventLoop {
         }));
     }
 
+    // ----- work from other threads: loop handles and channels --------------
+
+    /// Run the posts queued when this phase looked, in order (libuv runs
+    /// `uv_async_t` callbacks from the poll phase the same way). Posts
+    /// queued by these posts wait for the next iteration.
+    fn run_posts(&self) {
+        if !self.remote.posts.in_flight() {
+            return;
+        }
+        let mut batch = self.remote.posts.take();
+        while let Some(job) = batch.pop_front() {
+            if self.stopping() {
+                // Stopped by an unhandled error: the rest of the batch is
+                // dropped with every other queued callback (see
+                // `LoopHandle`).
+                break;
+            }
+            self.invoke(job);
+        }
+    }
+
+    pub(crate) fn add_receiver(&self, receiver: Rc<dyn std::any::Any>) -> (usize, u32) {
+        self.receivers.add(receiver)
+    }
+
+    pub(crate) fn receiver(&self, key: usize, generation: u32) -> Option<Rc<dyn std::any::Any>> {
+        self.receivers.get(key, generation)
+    }
+
+    pub(crate) fn remove_receiver(
+        &self,
+        key: usize,
+        generation: u32,
+    ) -> Option<Rc<dyn std::any::Any>> {
+        self.receivers.remove(key, generation)
+    }
+
     fn run_work_done(&self) {
         for (key, out) in self.remote.take_completed() {
             let done = {
@@ -306,7 +364,7 @@ impl EventLoop {
     /// The phases, in libuv's `uv_run` order.
     fn run(&self) {
         self.drain_ticks();
-        while !self.stopping() && self.alive() {
+        while !self.stopping() && self.keep_running() {
             // 1. Update the cached time.
             self.update_time();
             // 2. Timers that are due.
@@ -353,6 +411,7 @@ impl EventLoop {
             || !self.closing.borrow().is_empty()
             || !self.next_ticks.borrow().is_empty()
             || self.timers.has_immediates()
+            || self.remote.posts.in_flight()
         {
             return Some(Duration::ZERO);
         }
@@ -401,6 +460,12 @@ impl EventLoop {
         }
         batch.clear();
         *self.ready_batch.borrow_mut() = batch;
+        // Posts are looked at whether or not the waker's event came in
+        // this batch: one that was queued while the loop was busy is run
+        // now rather than after another wait.
+        if !self.stopping() {
+            self.run_posts();
+        }
     }
 
     /// Deliver a readiness event to its handler, if the handler that owned
@@ -541,8 +606,19 @@ impl EventLoop {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
         let closing = std::mem::take(&mut *self.closing.borrow_mut());
         let work_done = std::mem::take(&mut *self.work_done.borrow_mut());
+        // Posts still queued are dropped unrun (the loop stopped early:
+        // an unhandled error or a panic), and later posts are refused.
+        let posts = self.remote.posts.close();
+        let receivers = self.receivers.take_all();
+        // The signal watcher was torn down with the other handlers above;
+        // this drops the loop's own reference to it.
+        let signals = self.signals.borrow_mut().take();
+        if let Some(watcher) = &signals {
+            watcher.teardown();
+        }
         found |= !ticks.is_empty() || !pending.is_empty() || !closing.is_empty();
-        found |= !work_done.is_empty();
+        found |= !work_done.is_empty() || !posts.is_empty() || !receivers.is_empty();
+        found |= signals.is_some();
         // The callbacks of the requests still on the pool are gone: nothing
         // waits for those requests any more.
         self.active_reqs.set(0);
@@ -550,6 +626,9 @@ impl EventLoop {
         drop(pending);
         drop(closing);
         drop(work_done);
+        drop(posts);
+        drop(receivers);
+        drop(signals);
         found |= self.timers.clear();
         found
     }

@@ -16,9 +16,14 @@ const DEFAULT_SIZE: usize = 4;
 /// libuv's ceiling for `UV_THREADPOOL_SIZE`.
 const MAX_SIZE: usize = 1024;
 
-/// The part of a loop that pool threads may touch.
+/// The part of a loop that other threads may touch: pool threads hand
+/// back results here, and [`LoopHandle`](crate::LoopHandle)s post work
+/// here. Both wake the loop through its one mio `Waker` (mio allows one
+/// per `Poll`), as libuv's thread pool and `uv_async_send` share the loop's
+/// one async wakeup fd.
 pub(crate) struct Remote {
     completed: Mutex<Vec<(usize, Output)>>,
+    pub(crate) posts: super::loop_handle::Posts,
     waker: mio::Waker,
 }
 
@@ -26,8 +31,17 @@ impl Remote {
     pub(crate) fn new(waker: mio::Waker) -> Remote {
         Remote {
             completed: Mutex::new(Vec::new()),
+            posts: super::loop_handle::Posts::default(),
             waker,
         }
+    }
+
+    /// Wake the loop from its poll phase.
+    pub(crate) fn wake(&self) {
+        // A failed wake cannot lose work: whatever was queued is still
+        // queued, and the loop looks at its queues on every wakeup. mio's
+        // waker only fails if the loop's poller is gone.
+        let _ = self.waker.wake();
     }
 
     pub(crate) fn complete(&self, key: usize, out: Output) {
@@ -37,9 +51,7 @@ impl Remote {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         done.push((key, out));
         drop(done);
-        // A failed wake leaves the result queued; the loop still sees it on
-        // its next wakeup, and a waker only fails if the loop is gone.
-        let _ = self.waker.wake();
+        self.wake();
     }
 
     pub(crate) fn take_completed(&self) -> Vec<(usize, Output)> {

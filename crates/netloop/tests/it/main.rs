@@ -16,6 +16,7 @@ mod event_loop_phases;
 mod event_loop_run;
 mod events_emitter;
 mod framing;
+mod loop_handle;
 mod misuse;
 mod net_server_connections;
 mod net_server_listen;

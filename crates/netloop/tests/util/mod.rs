@@ -4,8 +4,9 @@
 //! test, "black hole" listeners, Unix socket paths, and a few socket
 //! helpers. Every test binary uses a different subset of them.
 //!
-//! Included by `tests/it/main.rs` and `tests/fresh_process.rs`, and by the
-//! root package's tests (`#[path = ...] mod util;`).
+//! Included by `tests/it/main.rs`, `tests/fresh_process.rs` and
+//! `tests/signals.rs`, and by the root package's tests
+//! (`#[path = ...] mod util;`).
 //!
 //! # Never spawn a process in a binary whose tests probe ports
 //!
