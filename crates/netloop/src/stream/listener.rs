@@ -1,9 +1,10 @@
 //! The listening handle: a listening descriptor, its registration, and the
 //! accept loop (libuv's `uv_listen` and `uv__server_io`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 use mio::Token;
@@ -20,6 +21,12 @@ pub(crate) struct Accepted {
 }
 
 impl Accepted {
+    /// A connected descriptor that did not come from `accept` (adopted
+    /// from std: see `adopt`).
+    pub(super) fn new(io: StreamIo, peer: Option<SocketAddr>) -> Accepted {
+        Accepted { io, peer }
+    }
+
     /// The peer's address (TCP only); `accept4` reports it, so no
     /// `getpeername` is needed.
     pub(crate) fn peer(&self) -> Option<SocketAddr> {
@@ -57,6 +64,8 @@ pub(crate) trait ListenerOwner {
 #[derive(Default)]
 pub(crate) struct ListenerHandle {
     slot: RefCell<Option<(ListenerIo, Token)>>,
+    /// A descriptor was lent (`fd()`): close through `sys::retire`.
+    lent: Cell<bool>,
 }
 
 impl ListenerHandle {
@@ -83,6 +92,23 @@ impl ListenerHandle {
         self.slot.borrow().is_some()
     }
 
+    /// Lend the listening descriptor for as long as this handle is
+    /// borrowed (see `StreamHandle::fd`); `None` when detached.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        let slot = self.slot.borrow();
+        let (l, _) = slot.as_ref()?;
+        self.lent.set(true);
+        Some(crate::sys::lend(self, l.as_fd()))
+    }
+
+    /// The listening descriptor's number, without lending it.
+    pub(crate) fn raw_fd(&self) -> Option<RawFd> {
+        self.slot
+            .borrow()
+            .as_ref()
+            .map(|(l, _)| l.as_fd().as_raw_fd())
+    }
+
     /// The bound address (TCP only).
     pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
         self.slot
@@ -97,6 +123,9 @@ impl ListenerHandle {
         match taken {
             Some((mut l, token)) => {
                 lp.deregister(l.source(), token);
+                if self.lent.get() {
+                    crate::sys::retire(self, OwnedFd::from(l));
+                }
                 true
             }
             None => false,
@@ -132,5 +161,12 @@ impl ListenerHandle {
                 }
             }
         }
+    }
+}
+
+impl Drop for ListenerHandle {
+    fn drop(&mut self) {
+        // Lent descriptors closed earlier: no borrow of this handle is left.
+        crate::sys::release(self);
     }
 }

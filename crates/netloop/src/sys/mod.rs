@@ -11,13 +11,21 @@
 //! - the same two for Unix domain sockets, including Linux abstract names;
 //! - socket options Node exposes (`TCP_NODELAY`, `SO_KEEPALIVE` with its
 //!   idle time, `SO_LINGER {1, 0}` for resets);
-//! - process facts the tools need (raising `RLIMIT_NOFILE`).
+//! - process facts the tools need (raising `RLIMIT_NOFILE`);
+//! - adopting descriptors made elsewhere (`listen(2)` on a bound socket
+//!   that does not listen yet), and lending descriptors to `AsFd` callers
+//!   soundly although a shared handle can close them (`lend.rs`).
 //!
 //! Readiness itself comes from mio (epoll on Linux, kqueue on the BSDs),
 //! registered edge-triggered, once per fd.
 
 #[cfg(unix)]
+mod lend;
+#[cfg(unix)]
 mod unix;
+
+#[cfg(unix)]
+pub(crate) use lend::{lend, release, retire};
 
 #[cfg(unix)]
 pub(crate) use unix::*;
