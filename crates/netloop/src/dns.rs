@@ -8,44 +8,40 @@
 //!
 //! | Node | netloop |
 //! | --- | --- |
-//! | `dns.lookup(host, { family }, cb)` | [`lookup`]`(host, family, f)` |
+//! | `dns.lookup(host, { family }, cb)` | [`lookup`]`(host, family, f)`, `family` an `Option<`[`Family`]`>` (`None` for Node's 0) |
 //! | `dns.lookup(host, { family, all: true }, cb)` | [`lookup_all`]`(host, family, f)` |
 //!
 //! ```
-//! use std::cell::RefCell;
-//! use std::rc::Rc;
 //! use netloop::dns;
+//! use netloop::Slot;
 //!
-//! let log = Rc::new(RefCell::new(Vec::new()));
-//! let (one, all, main) = (Rc::clone(&log), Rc::clone(&log), Rc::clone(&log));
-//! netloop::run(move || {
-//!     dns::lookup("127.0.0.1", 0, move |res| {
+//! let log = netloop::run_returning(|| {
+//!     let log = Slot::new(Vec::new());
+//!     let (one, all) = (log.clone(), log.clone());
+//!     dns::lookup("127.0.0.1", None, move |res| {
 //!         let ip = res.expect("an IP literal resolves to itself");
-//!         one.borrow_mut().push(format!("lookup: {ip}"));
+//!         one.update(|l| l.push(format!("lookup: {ip}")));
 //!     });
-//!     dns::lookup_all("::1", 0, move |res| {
+//!     dns::lookup_all("::1", None, move |res| {
 //!         let ips = res.expect("an IP literal resolves to itself");
-//!         all.borrow_mut().push(format!("lookup_all: {ips:?}"));
+//!         all.update(|l| l.push(format!("lookup_all: {ips:?}")));
 //!     });
-//!     main.borrow_mut().push("lookups started".to_string()); // answers come later
-//!     Ok(())
+//!     log.update(|l| l.push("lookups started".to_string())); // answers come later
+//!     Ok(log)
 //! })
 //! .expect("the loop ran");
-//! assert_eq!(
-//!     *log.borrow(),
-//!     ["lookups started", "lookup: 127.0.0.1", "lookup_all: [::1]"]
-//! );
+//! assert_eq!(log, ["lookups started", "lookup: 127.0.0.1", "lookup_all: [::1]"]);
 //! ```
 
 use std::net::{IpAddr, ToSocketAddrs};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::event_loop;
-use crate::ip::is_ip;
+use crate::ip::{is_ip, Family};
 
 /// Look up `host` and call `f` with the first address of the wanted
-/// `family` (4, 6, or 0 for either) (Node: `dns.lookup(host, { family },
-/// cb)`). `f` runs on a later tick or loop iteration, never inside this
+/// `family`, `None` for either (Node: `dns.lookup(host, { family }, cb)`,
+/// with 4, 6, or 0 for either). `f` runs on a later tick or loop iteration, never inside this
 /// call. An IP literal answers with itself whatever `family` asks, as in
 /// Node. See the [module](self) documentation for an example.
 ///
@@ -56,7 +52,7 @@ use crate::ip::is_ip;
 /// # Panics
 ///
 /// Outside `netloop::run`.
-pub fn lookup(host: &str, family: u8, f: impl FnOnce(Result<IpAddr>) + 'static) {
+pub fn lookup(host: &str, family: Option<Family>, f: impl FnOnce(Result<IpAddr>) + 'static) {
     let host_owned = host.to_owned();
     lookup_all(host, family, move |res| {
         f(res.and_then(|addrs| {
@@ -81,7 +77,11 @@ pub fn lookup(host: &str, family: u8, f: impl FnOnce(Result<IpAddr>) + 'static) 
 /// # Panics
 ///
 /// Outside `netloop::run`.
-pub fn lookup_all(host: &str, family: u8, f: impl FnOnce(Result<Vec<IpAddr>>) + 'static) {
+pub fn lookup_all(
+    host: &str,
+    family: Option<Family>,
+    f: impl FnOnce(Result<Vec<IpAddr>>) + 'static,
+) {
     let lp = event_loop::current();
     if is_ip(host) != 0 {
         // Node answers a literal with itself whatever `family` asks for
@@ -94,7 +94,7 @@ pub fn lookup_all(host: &str, family: u8, f: impl FnOnce(Result<Vec<IpAddr>>) + 
         return;
     }
     let host = host.to_owned();
-    tracing::debug!(target: "netloop::dns", %host, family, "lookup");
+    tracing::debug!(target: "netloop::dns", %host, ?family, "lookup");
     let query = host.clone();
     lp.queue_work(
         move || resolve(&query),
@@ -103,7 +103,7 @@ pub fn lookup_all(host: &str, family: u8, f: impl FnOnce(Result<Vec<IpAddr>>) + 
                 Ok(addrs) => {
                     let addrs: Vec<IpAddr> = addrs
                         .into_iter()
-                        .filter(|ip| family_matches(*ip, family))
+                        .filter(|ip| Family::matches(family, ip))
                         .collect();
                     if addrs.is_empty() {
                         Err(Error::lookup_failed(ErrorCode::ENOTFOUND, &host))
@@ -117,14 +117,6 @@ pub fn lookup_all(host: &str, family: u8, f: impl FnOnce(Result<Vec<IpAddr>>) + 
             f(res)
         },
     );
-}
-
-fn family_matches(ip: IpAddr, family: u8) -> bool {
-    match family {
-        4 => ip.is_ipv4(),
-        6 => ip.is_ipv6(),
-        _ => true,
-    }
 }
 
 /// The blocking part, run on a pool thread: std's resolver is

@@ -10,15 +10,29 @@ use std::sync::Arc;
 pub type Result<T> = std::result::Result<T, Error>;
 
 macro_rules! error_codes {
-    ($( $(#[$doc:meta])* $name:ident ),* $(,)?) => {
+    (
+        system { $( $sys:ident $msg:literal, )* }
+        node { $( $(#[$doc:meta])* $name:ident, )* }
+    ) => {
         /// Node's error codes: system error names (`ECONNREFUSED`) and Node's
         /// own `ERR_*` codes.
+        ///
+        /// The system names are libuv's (`uv-errno.h`), each with libuv's
+        /// message (`uv_strerror`, which Node prints in `listen EADDRINUSE:
+        /// address already in use`): every errno libuv names on both Linux
+        /// and the BSDs. An errno libuv has no name for (`ENETRESET`,
+        /// `ETOOMANYREFS`) is [`ErrorCode::Errno`], as Node's
+        /// `util.getSystemErrorName` calls it `Unknown system error -102`.
         ///
         /// Node: `err.code`.
         #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum ErrorCode {
+            $(
+                #[doc = concat!("`", stringify!($sys), "`: ", $msg, ".")]
+                $sys,
+            )*
             $( $(#[$doc])* $name, )*
             /// A system error with no name in this table; holds the errno.
             Errno(i32),
@@ -34,163 +48,247 @@ macro_rules! error_codes {
             /// `err.code`); `"UNKNOWN"` for [`ErrorCode::Errno`].
             pub fn as_str(&self) -> &'static str {
                 match self {
+                    $( ErrorCode::$sys => stringify!($sys), )*
                     $( ErrorCode::$name => stringify!($name), )*
                     ErrorCode::Errno(_) => "UNKNOWN",
                     ErrorCode::Custom(code) => code,
                 }
+            }
+
+            /// The code for a positive errno value, as libuv names it (Node:
+            /// `util.getSystemErrorName(-errno)`); [`ErrorCode::Errno`] for one it
+            /// does not name.
+            ///
+            /// ```
+            /// use netloop::ErrorCode;
+            ///
+            /// assert_eq!(ErrorCode::from_errno(libc::EHOSTDOWN).as_str(), "EHOSTDOWN");
+            /// assert_eq!(ErrorCode::from_errno(libc::ENETRESET), ErrorCode::Errno(libc::ENETRESET));
+            /// ```
+            pub fn from_errno(errno: i32) -> ErrorCode {
+                match errno {
+                    $( libc::$sys => ErrorCode::$sys, )*
+                    other => ErrorCode::Errno(other),
+                }
+            }
+
+            /// The positive errno of a system code on this platform (as
+            /// `io::Error::raw_os_error`); `None` for codes that are not an
+            /// errno (`ENOTFOUND`, `EOF`, `ERR_*`).
+            ///
+            /// ```
+            /// use netloop::ErrorCode;
+            ///
+            /// assert_eq!(ErrorCode::ETIMEDOUT.raw_os_error(), Some(libc::ETIMEDOUT));
+            /// assert_eq!(ErrorCode::ERR_SOCKET_CLOSED.raw_os_error(), None);
+            /// ```
+            pub fn raw_os_error(&self) -> Option<i32> {
+                match self {
+                    $( ErrorCode::$sys => Some(libc::$sys), )*
+                    ErrorCode::Errno(n) => Some(*n),
+                    _ => None,
+                }
+            }
+
+            /// libuv's message for a system error code (`uv_strerror`), used where
+            /// Node prints it (`listen EADDRINUSE: address already in use ...`).
+            fn uv_message(&self) -> Option<&'static str> {
+                Some(match self {
+                    $( ErrorCode::$sys => $msg, )*
+                    ErrorCode::EAI_AGAIN => "temporary failure",
+                    ErrorCode::EOF => "end of file",
+                    ErrorCode::UNKNOWN | ErrorCode::Errno(_) => "unknown error",
+                    _ => return None,
+                })
             }
         }
     };
 }
 
 error_codes! {
-    /// Connection refused by the peer.
-    ECONNREFUSED,
-    /// Address already in use.
-    EADDRINUSE,
-    /// Address not available on this machine.
-    EADDRNOTAVAIL,
-    /// Connection reset by the peer.
-    ECONNRESET,
-    /// Connection aborted.
-    ECONNABORTED,
-    /// Broken pipe: written after the peer closed.
-    EPIPE,
-    /// Timed out.
-    ETIMEDOUT,
-    /// Host name not found (`getaddrinfo`).
-    ENOTFOUND,
-    /// Temporary failure in name resolution (`getaddrinfo`).
-    EAI_AGAIN,
-    /// No such file or directory.
-    ENOENT,
-    /// Permission denied.
-    EACCES,
-    /// Operation not permitted.
-    EPERM,
-    /// Invalid argument.
-    EINVAL,
-    /// Socket is not connected.
-    ENOTCONN,
-    /// Host is unreachable.
-    EHOSTUNREACH,
-    /// Network is unreachable.
-    ENETUNREACH,
-    /// Too many open files in this process.
-    EMFILE,
-    /// Too many open files in the system.
-    ENFILE,
-    /// Address family not supported.
-    EAFNOSUPPORT,
-    /// Not a socket, or a path that is not a socket.
-    ENOTSOCK,
-    /// Resource temporarily unavailable.
-    EAGAIN,
-    /// Name too long (Unix socket paths).
-    ENAMETOOLONG,
-    /// Invalid port number.
-    ERR_SOCKET_BAD_PORT,
-    /// `listen()` called on a listening server.
-    ERR_SERVER_ALREADY_LISTEN,
-    /// `close()` called on a server that is not listening.
-    ERR_SERVER_NOT_RUNNING,
-    /// Operation on a closed socket.
-    ERR_SOCKET_CLOSED,
-    /// The socket was destroyed before it connected.
-    ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
-    /// `write()` after `end()`.
-    ERR_STREAM_WRITE_AFTER_END,
-    /// Operation on a destroyed stream.
-    ERR_STREAM_DESTROYED,
-    /// `end()` after the stream already finished.
-    ERR_STREAM_ALREADY_FINISHED,
-    /// The stream was closed before it finished.
-    ERR_STREAM_PREMATURE_CLOSE,
-    /// A line or frame from the peer is longer than the limit set in
-    /// [`framing`](crate::framing) (netloop's own code: Node's `readline`
-    /// has no limit).
-    ERR_FRAME_TOO_LONG,
-    /// An argument has a value that is not allowed.
-    ERR_INVALID_ARG_VALUE,
-    /// An argument has the wrong type or shape.
-    ERR_INVALID_ARG_TYPE,
-    /// A string that should be an IP address is not one.
-    ERR_INVALID_IP_ADDRESS,
-    /// A connection to or from an address on a `BlockList`.
-    ERR_IP_BLOCKED,
-    /// A socket is connecting already.
-    ERR_SOCKET_CONNECTING,
-    /// Every connection attempt of a happy-eyeballs connect timed out.
-    ERR_SOCKET_CONNECTION_TIMEOUT,
-    /// A value is out of range.
-    ERR_OUT_OF_RANGE,
-    /// The operation is not supported by this handle.
-    ERR_NOT_SUPPORTED,
-    /// An `error` event had no listener: Node's uncaught exception.
-    ERR_UNHANDLED_ERROR,
-    /// Several errors at once (happy eyeballs).
-    ERR_AGGREGATE,
-    /// Work posted to a loop that has ended
-    /// ([`LoopHandle::post`](crate::LoopHandle::post)).
-    ERR_LOOP_CLOSED,
+    system {
+        E2BIG "argument list too long",
+        EACCES "permission denied",
+        EADDRINUSE "address already in use",
+        EADDRNOTAVAIL "address not available",
+        EAFNOSUPPORT "address family not supported",
+        EAGAIN "resource temporarily unavailable",
+        EALREADY "connection already in progress",
+        EBADF "bad file descriptor",
+        EBUSY "resource busy or locked",
+        ECANCELED "operation canceled",
+        ECONNABORTED "software caused connection abort",
+        ECONNREFUSED "connection refused",
+        ECONNRESET "connection reset by peer",
+        EDESTADDRREQ "destination address required",
+        EEXIST "file already exists",
+        EFAULT "bad address in system call argument",
+        EFBIG "file too large",
+        EHOSTDOWN "host is down",
+        EHOSTUNREACH "host is unreachable",
+        EILSEQ "illegal byte sequence",
+        EINTR "interrupted system call",
+        EINVAL "invalid argument",
+        EIO "i/o error",
+        EISCONN "socket is already connected",
+        EISDIR "illegal operation on a directory",
+        ELOOP "too many symbolic links encountered",
+        EMFILE "too many open files",
+        EMLINK "too many links",
+        EMSGSIZE "message too long",
+        ENAMETOOLONG "name too long",
+        ENETDOWN "network is down",
+        ENETUNREACH "network is unreachable",
+        ENFILE "file table overflow",
+        ENOBUFS "no buffer space available",
+        ENODATA "no data available",
+        ENODEV "no such device",
+        ENOENT "no such file or directory",
+        ENOMEM "not enough memory",
+        ENOPROTOOPT "protocol not available",
+        ENOSPC "no space left on device",
+        ENOSYS "function not implemented",
+        ENOTCONN "socket is not connected",
+        ENOTDIR "not a directory",
+        ENOTEMPTY "directory not empty",
+        ENOTSOCK "socket operation on non-socket",
+        ENOTSUP "operation not supported on socket",
+        ENOTTY "inappropriate ioctl for device",
+        ENXIO "no such device or address",
+        EOVERFLOW "value too large for defined data type",
+        EPERM "operation not permitted",
+        EPIPE "broken pipe",
+        EPROTO "protocol error",
+        EPROTONOSUPPORT "protocol not supported",
+        EPROTOTYPE "protocol wrong type for socket",
+        ERANGE "result too large",
+        EROFS "read-only file system",
+        ESHUTDOWN "cannot send after transport endpoint shutdown",
+        ESOCKTNOSUPPORT "socket type not supported",
+        ESPIPE "invalid seek",
+        ESRCH "no such process",
+        ETIMEDOUT "connection timed out",
+        ETXTBSY "text file is busy",
+        EXDEV "cross-device link not permitted",
+    }
+    node {
+        /// Host name not found (`getaddrinfo`).
+        ENOTFOUND,
+        /// Temporary failure in name resolution (`getaddrinfo`).
+        EAI_AGAIN,
+        /// libuv's end of file (`UV_EOF`), and an `io::Error` of kind
+        /// `UnexpectedEof`.
+        EOF,
+        /// libuv's unknown error (`UV_UNKNOWN`), and an `io::Error` with
+        /// no errno and no kind netloop can name (`Other`, `InvalidData`).
+        UNKNOWN,
+        /// Invalid port number.
+        ERR_SOCKET_BAD_PORT,
+        /// `listen()` called on a listening server.
+        ERR_SERVER_ALREADY_LISTEN,
+        /// `close()` called on a server that is not listening.
+        ERR_SERVER_NOT_RUNNING,
+        /// Operation on a closed socket.
+        ERR_SOCKET_CLOSED,
+        /// The socket was destroyed before it connected.
+        ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
+        /// `write()` after `end()`.
+        ERR_STREAM_WRITE_AFTER_END,
+        /// Operation on a destroyed stream.
+        ERR_STREAM_DESTROYED,
+        /// `end()` after the stream already finished.
+        ERR_STREAM_ALREADY_FINISHED,
+        /// The stream was closed before it finished.
+        ERR_STREAM_PREMATURE_CLOSE,
+        /// An argument has a value that is not allowed.
+        ERR_INVALID_ARG_VALUE,
+        /// An argument has the wrong type or shape.
+        ERR_INVALID_ARG_TYPE,
+        /// A descriptor given to `Socket::from_std` or `Server::listen_std`
+        /// is not a TCP or Unix stream socket (Node: `new net.Socket({ fd })`
+        /// on a UDP socket).
+        ERR_INVALID_FD_TYPE,
+        /// A string that should be an IP address is not one.
+        ERR_INVALID_IP_ADDRESS,
+        /// A connection to or from an address on a `BlockList`.
+        ERR_IP_BLOCKED,
+        /// A socket is connecting already.
+        ERR_SOCKET_CONNECTING,
+        /// Every connection attempt of a happy-eyeballs connect timed out.
+        ERR_SOCKET_CONNECTION_TIMEOUT,
+        /// A value is out of range.
+        ERR_OUT_OF_RANGE,
+        /// The operation is not supported by this handle.
+        ERR_NOT_SUPPORTED,
+        /// A line or frame from the peer is longer than the limit set in
+        /// [`framing`](crate::framing) (netloop's own code: Node's `readline`
+        /// has no limit).
+        ERR_FRAME_TOO_LONG,
+        /// Work posted to a loop that has ended
+        /// ([`LoopHandle::post`](crate::LoopHandle::post)).
+        ERR_LOOP_CLOSED,
+        /// An `error` event had no listener: Node's uncaught exception.
+        ERR_UNHANDLED_ERROR,
+        /// Several errors at once (happy eyeballs).
+        ERR_AGGREGATE,
+    }
 }
 
 impl ErrorCode {
-    /// The code for a positive errno value, as libuv names it (Node:
-    /// `util.getSystemErrorName(-errno)`); [`ErrorCode::Errno`] for one it
-    /// does not name.
-    pub fn from_errno(errno: i32) -> ErrorCode {
-        match errno {
-            libc::ECONNREFUSED => ErrorCode::ECONNREFUSED,
-            libc::EADDRINUSE => ErrorCode::EADDRINUSE,
-            libc::EADDRNOTAVAIL => ErrorCode::EADDRNOTAVAIL,
-            libc::ECONNRESET => ErrorCode::ECONNRESET,
-            libc::ECONNABORTED => ErrorCode::ECONNABORTED,
-            libc::EPIPE => ErrorCode::EPIPE,
-            libc::ETIMEDOUT => ErrorCode::ETIMEDOUT,
-            libc::ENOENT => ErrorCode::ENOENT,
-            libc::EACCES => ErrorCode::EACCES,
-            libc::EPERM => ErrorCode::EPERM,
-            libc::EINVAL => ErrorCode::EINVAL,
-            libc::ENOTCONN => ErrorCode::ENOTCONN,
-            libc::EHOSTUNREACH => ErrorCode::EHOSTUNREACH,
-            libc::ENETUNREACH => ErrorCode::ENETUNREACH,
-            libc::EMFILE => ErrorCode::EMFILE,
-            libc::ENFILE => ErrorCode::ENFILE,
-            libc::EAFNOSUPPORT => ErrorCode::EAFNOSUPPORT,
-            libc::ENOTSOCK => ErrorCode::ENOTSOCK,
-            libc::EAGAIN => ErrorCode::EAGAIN,
-            libc::ENAMETOOLONG => ErrorCode::ENAMETOOLONG,
-            other => ErrorCode::Errno(other),
+    /// The code of an `io::Error`: its errno's name, or for one without an
+    /// errno (made by Rust code, such as a `TimedOut` of std's
+    /// `connect_timeout`) the errno its kind stands for. Kinds with no
+    /// errno behind them (`Other`, `InvalidData`, `WriteZero`) are
+    /// [`UNKNOWN`](ErrorCode::UNKNOWN).
+    ///
+    /// ```
+    /// use std::io;
+    /// use netloop::ErrorCode;
+    ///
+    /// let timed_out = io::Error::new(io::ErrorKind::TimedOut, "gave up");
+    /// assert_eq!(ErrorCode::of_io(&timed_out), ErrorCode::ETIMEDOUT);
+    /// let os = io::Error::from_raw_os_error(libc::EHOSTDOWN);
+    /// assert_eq!(ErrorCode::of_io(&os).as_str(), "EHOSTDOWN");
+    /// let other = io::Error::new(io::ErrorKind::Other, "boom");
+    /// assert_eq!(ErrorCode::of_io(&other), ErrorCode::UNKNOWN);
+    /// ```
+    pub fn of_io(err: &io::Error) -> ErrorCode {
+        if let Some(errno) = err.raw_os_error() {
+            return ErrorCode::from_errno(errno);
+        }
+        use io::ErrorKind as K;
+        match err.kind() {
+            K::NotFound => ErrorCode::ENOENT,
+            K::PermissionDenied => ErrorCode::EACCES,
+            K::ConnectionRefused => ErrorCode::ECONNREFUSED,
+            K::ConnectionReset => ErrorCode::ECONNRESET,
+            K::ConnectionAborted => ErrorCode::ECONNABORTED,
+            K::NotConnected => ErrorCode::ENOTCONN,
+            K::AddrInUse => ErrorCode::EADDRINUSE,
+            K::AddrNotAvailable => ErrorCode::EADDRNOTAVAIL,
+            K::BrokenPipe => ErrorCode::EPIPE,
+            K::AlreadyExists => ErrorCode::EEXIST,
+            K::WouldBlock => ErrorCode::EAGAIN,
+            K::InvalidInput => ErrorCode::EINVAL,
+            K::TimedOut => ErrorCode::ETIMEDOUT,
+            K::Interrupted => ErrorCode::EINTR,
+            K::Unsupported => ErrorCode::ENOTSUP,
+            K::OutOfMemory => ErrorCode::ENOMEM,
+            K::UnexpectedEof => ErrorCode::EOF,
+            _ => ErrorCode::UNKNOWN,
         }
     }
 
-    /// libuv's message for a system error code (`uv_strerror`), used where
-    /// Node prints it (`listen EADDRINUSE: address already in use ...`).
-    fn uv_message(&self) -> Option<&'static str> {
-        Some(match self {
-            ErrorCode::ECONNREFUSED => "connection refused",
-            ErrorCode::EADDRINUSE => "address already in use",
-            ErrorCode::EADDRNOTAVAIL => "address not available",
-            ErrorCode::ECONNRESET => "connection reset by peer",
-            ErrorCode::ECONNABORTED => "software caused connection abort",
-            ErrorCode::EPIPE => "broken pipe",
-            ErrorCode::ETIMEDOUT => "connection timed out",
-            ErrorCode::ENOENT => "no such file or directory",
-            ErrorCode::EACCES => "permission denied",
-            ErrorCode::EPERM => "operation not permitted",
-            ErrorCode::EINVAL => "invalid argument",
-            ErrorCode::ENOTCONN => "socket is not connected",
-            ErrorCode::EHOSTUNREACH => "host is unreachable",
-            ErrorCode::ENETUNREACH => "network is unreachable",
-            ErrorCode::EMFILE => "too many open files",
-            ErrorCode::ENFILE => "file table overflow",
-            ErrorCode::EAFNOSUPPORT => "address family not supported",
-            ErrorCode::ENOTSOCK => "socket operation on non-socket",
-            ErrorCode::EAGAIN => "resource temporarily unavailable",
-            ErrorCode::ENAMETOOLONG => "name too long",
-            _ => return None,
-        })
+    /// Node's `err.errno` for this code: the negative errno of a system
+    /// code, libuv's own negative values for the others it has.
+    fn uv_errno(&self) -> Option<i32> {
+        match self {
+            ErrorCode::EOF => Some(-4095),
+            ErrorCode::UNKNOWN => Some(-4094),
+            ErrorCode::EAI_AGAIN => Some(-3001),
+            ErrorCode::ENOTFOUND => Some(-3008),
+            c => c.raw_os_error().map(|e| -e),
+        }
     }
 
     /// True for system error names (`E...`, `EAI_AGAIN`), false for Node's
@@ -243,10 +341,8 @@ impl fmt::Display for ErrorCode {
 /// `error` listener and every pending write callback.
 ///
 /// ```
-/// use std::cell::RefCell;
-/// use std::rc::Rc;
 /// use netloop::net::{self, Socket};
-/// use netloop::{Error, ErrorCode};
+/// use netloop::{ErrorCode, Slot};
 ///
 /// // A port nothing listens on: a socket bound to it that never listens
 /// // makes connects there fail, and keeps other programs off the port.
@@ -257,15 +353,15 @@ impl fmt::Display for ErrorCode {
 /// let port = holder.local_addr().expect("bound").as_socket().expect("IPv4").port();
 ///
 /// // With an `error` listener, the listener gets it.
-/// let seen: Rc<RefCell<Option<Error>>> = Rc::default();
-/// let slot = Rc::clone(&seen);
-/// netloop::run(move || {
+/// let seen = netloop::run_returning(|| {
+///     let seen = Slot::new(None);
 ///     let client = net::connect(port, "127.0.0.1")?;
-///     client.on(Socket::ERROR, move |_, err| *slot.borrow_mut() = Some(err.clone()));
-///     Ok(())
+///     let slot = seen.clone();
+///     client.on(Socket::ERROR, move |_, err| slot.set(Some(err.clone())));
+///     Ok(seen)
 /// })
 /// .expect("the error was handled");
-/// let err = seen.borrow_mut().take().expect("the connect failed");
+/// let err = seen.expect("the connect failed");
 /// assert_eq!(err.code(), ErrorCode::ECONNREFUSED);
 /// assert_eq!(err.code().as_str(), "ECONNREFUSED");
 /// assert!(err.code().is_system());
@@ -352,9 +448,7 @@ impl Error {
         local: Option<(&str, u16)>,
     ) -> Error {
         let errno = err.raw_os_error();
-        let code = errno
-            .map(ErrorCode::from_errno)
-            .unwrap_or(ErrorCode::EINVAL);
+        let code = ErrorCode::of_io(err);
         let mut message = format!("{syscall} {}", code_text(code, errno));
         push_host_port(&mut message, address, port);
         if let Some((la, lp)) = local {
@@ -372,14 +466,14 @@ impl Error {
         port: Option<u16>,
     ) -> Error {
         let errno = err.raw_os_error();
-        let code = errno
-            .map(ErrorCode::from_errno)
-            .unwrap_or(ErrorCode::EINVAL);
+        let code = ErrorCode::of_io(err);
         let text = code
             .uv_message()
             .map(str::to_owned)
             .unwrap_or_else(|| err.to_string().to_lowercase());
-        let mut message = format!("{syscall} {}: {text}", code_text(code, errno));
+        // Node's `uvException` names an errno libuv does not know
+        // `UNKNOWN: unknown error`, not `Unknown system error -102`.
+        let mut message = format!("{syscall} {}: {text}", code.as_str());
         push_host_port(&mut message, address, port);
         Error::system(code, message, syscall, errno, address, port, err)
     }
@@ -403,13 +497,14 @@ impl Error {
             code,
             message,
             syscall: Some(syscall.to_owned()),
-            // Node's errno is the negative libuv value.
-            errno: errno.map(|e| -e),
+            // Node's errno is the negative libuv value; an io::Error without
+            // one gets its code's (`TimedOut` is -110, as `ETIMEDOUT`).
+            errno: errno.map(|e| -e).or_else(|| code.uv_errno()),
             address: address.map(str::to_owned),
             port: port.filter(|p| *p > 0),
             hostname: None,
             errors: Vec::new(),
-            source: Some(io::Error::new(err.kind(), err.to_string())),
+            source: Some(copy_io_error(err)),
         })
     }
 
@@ -501,13 +596,54 @@ impl Error {
         &self.inner.errors
     }
 
-    /// The `std::io::ErrorKind` of the underlying system error, `Other`
-    /// for Node's own `ERR_*` errors (Node has no equivalent).
+    /// The `std::io::ErrorKind` of the underlying system error, or the
+    /// kind of its code's errno (an [`Error::new`] with `ECONNREFUSED` is
+    /// `ConnectionRefused`); `Other` for Node's own `ERR_*` errors and the
+    /// lookup codes (Node has no equivalent).
     pub fn kind(&self) -> io::ErrorKind {
-        match &self.inner.source {
-            Some(e) => e.kind(),
-            None => io::ErrorKind::Other,
+        match (&self.inner.source, self.inner.code.raw_os_error()) {
+            (Some(e), _) => e.kind(),
+            (None, Some(errno)) => io::Error::from_raw_os_error(errno).kind(),
+            (None, None) => io::ErrorKind::Other,
         }
+    }
+
+    /// The operating system's errno this error came from, positive, as
+    /// `std::io::Error::raw_os_error` gives it (`Some(111)` for a refused
+    /// connect on Linux); `None` for Node's own errors, lookup failures,
+    /// and errors made from an `io::Error` that had no errno. See
+    /// [`errno`](Error::errno) for Node's negative value, which every
+    /// system error has.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use std::io;
+    /// use netloop::{Error, ErrorCode};
+    ///
+    /// let err = Error::from(io::Error::from_raw_os_error(libc::ECONNREFUSED));
+    /// assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+    /// assert_eq!(err.errno(), Some(-libc::ECONNREFUSED));
+    /// // `source()` is the io::Error itself, errno included.
+    /// let source = err.source().and_then(|s| s.downcast_ref::<io::Error>());
+    /// assert_eq!(source.and_then(io::Error::raw_os_error), Some(libc::ECONNREFUSED));
+    ///
+    /// let timed_out = Error::from(io::Error::new(io::ErrorKind::TimedOut, "gave up"));
+    /// assert_eq!(timed_out.code(), ErrorCode::ETIMEDOUT);
+    /// assert_eq!(timed_out.raw_os_error(), None); // the OS never said so
+    /// assert_eq!(timed_out.errno(), Some(-libc::ETIMEDOUT)); // Node's view
+    /// ```
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.inner.source.as_ref().and_then(io::Error::raw_os_error)
+    }
+}
+
+/// An owned copy of an `io::Error` for [`Error::source`]: `io::Error` is
+/// not `Clone`, so an OS error is rebuilt from its errno (which keeps
+/// `raw_os_error`), any other from its kind and message.
+fn copy_io_error(err: &io::Error) -> io::Error {
+    match err.raw_os_error() {
+        Some(errno) => io::Error::from_raw_os_error(errno),
+        None => io::Error::new(err.kind(), err.to_string()),
     }
 }
 
@@ -565,17 +701,60 @@ impl std::error::Error for Error {
     }
 }
 
+/// A netloop error as an `io::Error`, so `?` works in functions that
+/// return `std::io::Result` (tokio and std code, `main` of a tool).
+///
+/// The `io::Error` has the error's [`kind`](Error::kind), prints its
+/// message, and holds the netloop error itself, so nothing is lost:
+/// `get_ref()` and `into_inner()` downcast back to [`Error`] (with code,
+/// syscall, address and port), `source()` reaches the OS error with its
+/// errno, and converting back with `Error::from` (or `?`) returns the
+/// original. An `io::Error` holds either an errno or a payload, not both,
+/// so its own `raw_os_error()` is `None`: read the errno from the netloop
+/// error ([`Error::raw_os_error`]) or from `source()`.
+///
+/// ```
+/// use std::error::Error as _;
+/// use std::io;
+/// use netloop::{Error, ErrorCode};
+///
+/// fn connect_step() -> netloop::Result<()> {
+///     Err(Error::from(io::Error::from_raw_os_error(libc::ECONNREFUSED)))
+/// }
+/// fn tool() -> io::Result<()> {
+///     connect_step()?; // netloop::Error -> io::Error
+///     Ok(())
+/// }
+///
+/// let err = tool().expect_err("refused");
+/// assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+/// let inner = err.get_ref().and_then(|e| e.downcast_ref::<Error>()).expect("a netloop error");
+/// assert_eq!(inner.code(), ErrorCode::ECONNREFUSED);
+/// let os = err.source().and_then(|s| s.downcast_ref::<io::Error>()).expect("the OS error");
+/// assert_eq!(os.raw_os_error(), Some(libc::ECONNREFUSED));
+/// assert_eq!(Error::from(err).code(), ErrorCode::ECONNREFUSED); // and back
+/// ```
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        io::Error::new(err.kind(), err)
+    }
+}
+
 impl From<io::Error> for Error {
     fn from(err: io::Error) -> Error {
+        // A netloop error that went through `?` into an io::Error comes
+        // back as itself.
+        let err = match err.downcast::<Error>() {
+            Ok(netloop) => return netloop,
+            Err(err) => err,
+        };
         let errno = err.raw_os_error();
-        let code = errno
-            .map(ErrorCode::from_errno)
-            .unwrap_or(ErrorCode::EINVAL);
+        let code = ErrorCode::of_io(&err);
         Error::from_inner(Inner {
             code,
             message: err.to_string(),
             syscall: None,
-            errno: errno.map(|e| -e),
+            errno: errno.map(|e| -e).or_else(|| code.uv_errno()),
             address: None,
             port: None,
             hostname: None,

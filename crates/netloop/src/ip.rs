@@ -1,7 +1,9 @@
-//! IP address literals: Node's `net.isIP`, `isIPv4` and `isIPv6`. A leaf
-//! module: `dns` and `net` both use it, and it uses nothing of netloop's.
+//! IP address literals: Node's `net.isIP`, `isIPv4` and `isIPv6`, and
+//! address families. A leaf module: `dns` and `net` both use it, and it
+//! uses nothing of netloop's but its errors.
 
-use std::net::Ipv6Addr;
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// 4 for an IPv4 address, 6 for IPv6, 0 otherwise (Node: `net.isIP`).
 /// IPv4 octets may not have leading zeros; IPv6 may carry a zone id
@@ -107,5 +109,96 @@ mod tests {
         assert_eq!(is_ip(""), 0);
         assert_eq!(is_ip("1.2.3.4 "), 0);
         assert_eq!(is_ip("abc"), 0);
+    }
+}
+
+/// An address family (Node's `'IPv4'` / `'IPv6'` strings, which
+/// `Display` prints). Where Node's options take a family number (4, 6, or
+/// 0 for either), netloop takes an `Option<Family>`, `None` for either:
+/// [`ConnectOptions::family`](crate::net::ConnectOptions::family), the
+/// family of [`dns::lookup`](crate::dns::lookup) and of a
+/// [`Lookup`](crate::net::Lookup) function.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use netloop::net::Family;
+///
+/// let ip: IpAddr = "::1".parse().expect("an IP literal");
+/// assert_eq!(Family::of(&ip), Family::IPv6);
+/// assert_eq!(Family::IPv6.to_string(), "IPv6");
+/// assert_eq!(Family::IPv4.number(), 4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4.
+    IPv4,
+    /// IPv6.
+    IPv6,
+}
+
+impl Family {
+    /// The family of a `family` number as Node's options and
+    /// `dns.lookup` take it: `None` (either family) for 0, `IPv4` for 4,
+    /// `IPv6` for 6. For numbers read from a configuration or a command
+    /// line, with Node's validation; in code, write the `Option<Family>`.
+    ///
+    /// # Errors
+    ///
+    /// `ERR_INVALID_ARG_VALUE` for any other number, in Node's words.
+    ///
+    /// ```
+    /// use netloop::net::Family;
+    ///
+    /// assert_eq!(Family::from_number(0).ok(), Some(None));
+    /// assert_eq!(Family::from_number(6).ok(), Some(Some(Family::IPv6)));
+    /// let err = Family::from_number(5).expect_err("no family 5");
+    /// assert_eq!(err.code().as_str(), "ERR_INVALID_ARG_VALUE");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "The property 'options.family' must be one of: 0, 4, 6. Received 5"
+    /// );
+    /// ```
+    pub fn from_number(family: u8) -> crate::error::Result<Option<Family>> {
+        match family {
+            0 => Ok(None),
+            4 => Ok(Some(Family::IPv4)),
+            6 => Ok(Some(Family::IPv6)),
+            other => Err(crate::error::invalid_arg(
+                "options.family",
+                other,
+                "must be one of: 0, 4, 6",
+            )),
+        }
+    }
+
+    /// Whether `ip` is of the wanted family; `None` wants either.
+    pub(crate) fn matches(wanted: Option<Family>, ip: &IpAddr) -> bool {
+        wanted.is_none() || wanted == Some(Family::of(ip))
+    }
+
+    /// The family of an IP address.
+    pub fn of(ip: &IpAddr) -> Family {
+        if ip.is_ipv4() {
+            Family::IPv4
+        } else {
+            Family::IPv6
+        }
+    }
+
+    /// 4 or 6, the numbers Node's `family` options and `net.isIP` use.
+    pub fn number(self) -> u8 {
+        match self {
+            Family::IPv4 => 4,
+            Family::IPv6 => 6,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::IPv4 => "IPv4",
+            Family::IPv6 => "IPv6",
+        })
     }
 }

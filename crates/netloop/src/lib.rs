@@ -46,7 +46,8 @@
 //!
 //! ## Where to start
 //!
-//! - [`run`]: the loop, and the rule for when it ends; [`next_tick`].
+//! - [`run`]: the loop, and the rule for when it ends; [`next_tick`];
+//!   [`run_returning`] and [`Slot`] for a value the loop produces.
 //! - [`net::Server`] and [`net::Socket`]: lifecycles, event orders,
 //!   backpressure, half-open sockets, errors, timeouts. The [`net`] module
 //!   lists Node's functions next to netloop's.
@@ -93,6 +94,7 @@
 mod error;
 mod event_loop;
 mod ip;
+mod slot;
 mod stream;
 #[allow(unsafe_code)]
 mod sys;
@@ -107,6 +109,7 @@ pub mod timers;
 
 pub use error::{Error, ErrorCode, Result};
 pub use event_loop::{channel, loop_handle, next_tick, run, LoopHandle, Sender};
+pub use slot::{run_returning, Slot};
 
 /// Process-level helpers for tools built on netloop.
 pub mod process {

@@ -92,7 +92,7 @@ fn threadpool_child() {
         // More lookups than threads: they queue and all complete.
         for _ in 0..8 {
             let d = d.clone();
-            dns::lookup("localhost", 0, move |res| {
+            dns::lookup("localhost", None, move |res| {
                 assert!(res.expect("localhost resolves").is_loopback());
                 d.hit();
             });
@@ -127,7 +127,7 @@ fn literal_lookups_child() {
     netloop::run(move || {
         for host in ["127.0.0.1", "::1", "10.1.2.3", "::ffff:127.0.0.1"] {
             let d = Rc::clone(&d);
-            dns::lookup(host, 0, move |res| {
+            dns::lookup(host, None, move |res| {
                 assert_eq!(res.unwrap().to_string(), host);
                 d.set(d.get() + 1);
             });

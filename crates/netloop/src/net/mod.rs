@@ -7,6 +7,7 @@
 //! | `net.connect(path)` | [`connect_path`] |
 //! | `net.connect(options)` | [`connect_with`] with [`ConnectOptions`] |
 //! | `new net.Socket([options])` | [`Socket::new`], [`Socket::with_options`] |
+//! | `new net.Socket({ fd })`, `server.listen({ fd })` | [`Socket::from_std`], [`Server::listen_std`] (std's `TcpStream`, `UnixListener`, ..., or an `OwnedFd`) |
 //! | `net.isIP`, `net.isIPv4`, `net.isIPv6` | [`is_ip`], [`is_ipv4`], [`is_ipv6`] |
 //! | `net.BlockList`, `net.SocketAddress` | [`BlockList`], [`SocketAddress`] |
 //! | `net.getDefaultAutoSelectFamily()` and its siblings | [`default_auto_select_family`], [`set_default_auto_select_family`], [`default_auto_select_family_attempt_timeout`], [`set_default_auto_select_family_attempt_timeout`] |
@@ -33,13 +34,12 @@
 //! In netloop (on port 0, which picks a free port):
 //!
 //! ```
-//! use std::cell::RefCell;
-//! use std::rc::Rc;
 //! use netloop::net::{self, Socket};
+//! use netloop::Slot;
 //!
-//! let replies = Rc::new(RefCell::new(Vec::new()));
-//! let sink = Rc::clone(&replies);
-//! netloop::run(move || {
+//! // `run_returning` hands back what the callbacks put in the slot.
+//! let replies = netloop::run_returning(|| {
+//!     let replies = Slot::new(Vec::new());
 //!     let server = net::create_server(|_, sock: &Socket| {
 //!         sock.on(Socket::DATA, |s, data| {
 //!             s.write(format!("You said \"{}\"", String::from_utf8_lossy(data)));
@@ -52,17 +52,18 @@
 //!     client.once(Socket::CONNECT, |c, _| {
 //!         c.write("I am Chuck Norris!");
 //!     });
+//!     let sink = replies.clone();
 //!     client.on(Socket::DATA, move |c, data| {
-//!         sink.borrow_mut().push(String::from_utf8_lossy(data).into_owned());
+//!         sink.update(|r| r.push(String::from_utf8_lossy(data).into_owned()));
 //!         c.destroy();
 //!     });
 //!     client.on(Socket::CLOSE, move |_, _had_error| {
 //!         server.close(); // the loop ends once nothing is left
 //!     });
-//!     Ok(())
+//!     Ok(replies)
 //! })
 //! .expect("the loop ran");
-//! assert_eq!(*replies.borrow(), ["You said \"I am Chuck Norris!\""]);
+//! assert_eq!(replies, ["You said \"I am Chuck Norris!\""]);
 //! ```
 
 mod blocklist;
@@ -81,8 +82,8 @@ pub use options::{
     LookupInfo, ReadyState, ServerOptions, SocketOptions,
     DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT, DEFAULT_HIGH_WATER_MARK,
 };
-pub use server::Server;
-pub use socket::Socket;
+pub use server::{Server, StdListener};
+pub use socket::{Socket, StdStream};
 
 use crate::error::Result;
 
@@ -155,8 +156,7 @@ pub fn connect_path(path: impl AsRef<Path>) -> Result<Socket> {
 /// # Errors
 ///
 /// As [`Socket::connect_with`]: `ERR_SOCKET_BAD_PORT`,
-/// `ERR_INVALID_IP_ADDRESS` for a bad `local_address`,
-/// `ERR_INVALID_ARG_VALUE` for a bad `family`.
+/// `ERR_INVALID_IP_ADDRESS` for a bad `local_address`.
 ///
 /// # Panics
 ///

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+pub use crate::ip::Family;
 use crate::net::BlockList;
 
 /// Node's default `highWaterMark` for sockets: 16 KiB (Node 20:
@@ -75,9 +76,10 @@ pub struct ConnectOptions {
     /// A Unix socket path; takes precedence over `port` and `host` (Node:
     /// `path`).
     pub path: Option<PathBuf>,
-    /// 4, 6, or 0 for either; a fixed family turns happy eyeballs off (Node:
-    /// `family`).
-    pub family: u8,
+    /// The family to connect with, `None` (the default) for either; a
+    /// fixed family turns happy eyeballs off (Node: `family`, 4 or 6, 0 for
+    /// either: see [`Family::from_number`] for numbers).
+    pub family: Option<Family>,
     /// Bind to this local IP literal before connecting; turns happy
     /// eyeballs off (Node: `localAddress`).
     pub local_address: Option<String>,
@@ -124,8 +126,8 @@ pub type LookupCallback = Box<dyn FnOnce(Result<Vec<IpAddr>>)>;
 /// A custom host-name lookup for [`ConnectOptions::lookup`] (Node: the
 /// `lookup` option of `net.connect`, a `dns.lookup`-shaped function).
 ///
-/// The function receives the host, the wanted family (4, 6, or 0 for
-/// either) and a callback to answer with, now or later. netloop calls it on
+/// The function receives the host, the wanted family (`None` for either)
+/// and a callback to answer with, now or later. netloop calls it on
 /// the tick after `connect`, never from inside `connect` itself, so every
 /// listener added after `connect` sees the `lookup` events.
 ///
@@ -146,7 +148,7 @@ pub type LookupCallback = Box<dyn FnOnce(Result<Vec<IpAddr>>)>;
 ///     let port = server.address().expect("bound at once").port();
 ///     // A fixed table instead of DNS: every name is 127.0.0.1.
 ///     let lookup = Lookup::new(move |host, family, done| {
-///         asked.borrow_mut().push(format!("asked for {host}, family {family}"));
+///         asked.borrow_mut().push(format!("asked for {host}, family {family:?}"));
 ///         done(Ok(vec!["127.0.0.1".parse::<IpAddr>().expect("an IP literal")]))
 ///     });
 ///     let client = net::connect_with(ConnectOptions {
@@ -164,25 +166,25 @@ pub type LookupCallback = Box<dyn FnOnce(Result<Vec<IpAddr>>)>;
 /// .expect("the loop ran");
 /// assert_eq!(
 ///     *log.borrow(),
-///     ["asked for example.test, family 0", "lookup example.test -> 127.0.0.1"]
+///     ["asked for example.test, family None", "lookup example.test -> 127.0.0.1"]
 /// );
 /// ```
 #[derive(Clone)]
 pub struct Lookup(Rc<LookupFn>);
 
 /// The function behind a [`Lookup`]: `(host, family, callback)`.
-type LookupFn = dyn Fn(&str, u8, LookupCallback);
+type LookupFn = dyn Fn(&str, Option<Family>, LookupCallback);
 
 impl Lookup {
     /// Wrap a lookup function `f(host, family, callback)`; `f` answers
     /// through `callback`, at once or later (Node: a `dns.lookup`-shaped
     /// function).
-    pub fn new(f: impl Fn(&str, u8, LookupCallback) + 'static) -> Lookup {
+    pub fn new(f: impl Fn(&str, Option<Family>, LookupCallback) + 'static) -> Lookup {
         Lookup(Rc::new(f))
     }
 
     /// Run the lookup.
-    pub(crate) fn call(&self, host: &str, family: u8, done: LookupCallback) {
+    pub(crate) fn call(&self, host: &str, family: Option<Family>, done: LookupCallback) {
         (self.0)(host, family, done)
     }
 }
@@ -220,54 +222,6 @@ pub struct ListenOptions {
     /// Unix socket: make the socket file writable by all users (Node's
     /// `writableAll`). Not allowed for abstract names.
     pub writable_all: bool,
-}
-
-/// An address family (Node's `'IPv4'` / `'IPv6'` strings, which
-/// `Display` prints).
-///
-/// ```
-/// use std::net::IpAddr;
-/// use netloop::net::Family;
-///
-/// let ip: IpAddr = "::1".parse().expect("an IP literal");
-/// assert_eq!(Family::of(&ip), Family::IPv6);
-/// assert_eq!(Family::IPv6.to_string(), "IPv6");
-/// assert_eq!(Family::IPv4.number(), 4);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// IPv4.
-    IPv4,
-    /// IPv6.
-    IPv6,
-}
-
-impl Family {
-    /// The family of an IP address.
-    pub fn of(ip: &IpAddr) -> Family {
-        if ip.is_ipv4() {
-            Family::IPv4
-        } else {
-            Family::IPv6
-        }
-    }
-
-    /// 4 or 6, the numbers Node's `family` options and `net.isIP` use.
-    pub fn number(self) -> u8 {
-        match self {
-            Family::IPv4 => 4,
-            Family::IPv6 => 6,
-        }
-    }
-}
-
-impl fmt::Display for Family {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Family::IPv4 => "IPv4",
-            Family::IPv6 => "IPv6",
-        })
-    }
 }
 
 /// Which directions of a socket are open (Node: `socket.readyState`).

@@ -1,4 +1,8 @@
-//! `Server`: Node's `net.Server`.
+//! `Server`: Node's `net.Server` (std listeners and descriptors: `interop`).
+
+mod interop;
+
+pub use interop::StdListener;
 
 use std::cell::RefCell;
 use std::io;
@@ -220,6 +224,8 @@ struct State {
     connections: usize,
     max_connections: Option<usize>,
     close_scheduled: bool,
+    /// From `listen_std`: `close()` leaves the socket file to its binder.
+    adopted: bool,
 }
 
 impl std::fmt::Debug for Server {
@@ -296,6 +302,7 @@ impl Server {
                 connections: 0,
                 max_connections: None,
                 close_scheduled: false,
+                adopted: false,
             }),
             me: me.clone(),
         });
@@ -465,6 +472,7 @@ impl Server {
             None => tcp::DEFAULT_BACKLOG,
         };
         self.inner.st.borrow_mut().close_scheduled = false;
+        self.inner.st.borrow_mut().adopted = false;
         let tcp_opts = tcp::ListenOpts {
             backlog,
             ipv6_only: opts.ipv6_only,
@@ -518,7 +526,7 @@ impl Server {
                 // Pending lookups keep the loop alive through the pool.
                 let inner = Rc::clone(&self.inner);
                 let port = opts.port;
-                dns::lookup(&host, 0, move |res| {
+                dns::lookup(&host, None, move |res| {
                     if inner.st.borrow().binding != Some(seq) {
                         return; // closed while looking up
                     }
@@ -817,7 +825,7 @@ impl ServerInner {
             let mut st = self.st.borrow_mut();
             st.binding = None;
             st.bind_seq += 1;
-            st.path.clone()
+            st.path.clone().filter(|_| !st.adopted)
         };
         if self.listener.close(&self.lp) {
             // Node's `address()` is null once closed (a Unix server keeps

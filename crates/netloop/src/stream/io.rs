@@ -3,6 +3,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use socket2::SockRef;
 
@@ -82,6 +83,24 @@ impl StreamIo {
     }
 }
 
+impl AsFd for StreamIo {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            StreamIo::Tcp(s) => s.as_fd(),
+            StreamIo::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl From<StreamIo> for OwnedFd {
+    fn from(io: StreamIo) -> OwnedFd {
+        match io {
+            StreamIo::Tcp(s) => s.into(),
+            StreamIo::Unix(s) => s.into(),
+        }
+    }
+}
+
 /// The fd of a listening socket.
 pub(crate) enum ListenerIo {
     Tcp(mio::net::TcpListener),
@@ -109,6 +128,24 @@ impl ListenerIo {
         match self {
             ListenerIo::Tcp(l) => l,
             ListenerIo::Unix(l) => l,
+        }
+    }
+}
+
+impl AsFd for ListenerIo {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            ListenerIo::Tcp(l) => l.as_fd(),
+            ListenerIo::Unix(l) => l.as_fd(),
+        }
+    }
+}
+
+impl From<ListenerIo> for OwnedFd {
+    fn from(io: ListenerIo) -> OwnedFd {
+        match io {
+            ListenerIo::Tcp(l) => l.into(),
+            ListenerIo::Unix(l) => l.into(),
         }
     }
 }

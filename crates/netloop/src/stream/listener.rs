@@ -3,9 +3,10 @@
 //! happens when the process runs out of descriptors (libuv's
 //! `uv__emfile_trick`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -25,6 +26,12 @@ pub(crate) struct Accepted {
 }
 
 impl Accepted {
+    /// A connected descriptor that did not come from `accept` (adopted
+    /// from std: see `adopt`).
+    pub(super) fn new(io: StreamIo, peer: Option<SocketAddr>) -> Accepted {
+        Accepted { io, peer }
+    }
+
     /// The peer's address (TCP only); `accept4` reports it, so no
     /// `getpeername` is needed.
     pub(crate) fn peer(&self) -> Option<SocketAddr> {
@@ -94,6 +101,8 @@ struct Failing {
 #[derive(Default)]
 pub(crate) struct ListenerHandle {
     slot: RefCell<Option<Listening>>,
+    /// A descriptor was lent (`fd()`): close through `sys::retire`.
+    lent: Cell<bool>,
 }
 
 impl ListenerHandle {
@@ -128,6 +137,23 @@ impl ListenerHandle {
         self.slot.borrow().is_some()
     }
 
+    /// Lend the listening descriptor for as long as this handle is
+    /// borrowed (see `StreamHandle::fd`); `None` when detached.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        let slot = self.slot.borrow();
+        let l = slot.as_ref()?;
+        self.lent.set(true);
+        Some(crate::sys::lend(self, l.io.as_fd()))
+    }
+
+    /// The listening descriptor's number, without lending it.
+    pub(crate) fn raw_fd(&self) -> Option<RawFd> {
+        self.slot
+            .borrow()
+            .as_ref()
+            .map(|l| l.io.as_fd().as_raw_fd())
+    }
+
     /// The bound address (TCP only).
     pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
         self.slot.borrow().as_ref().and_then(|l| l.io.local_addr())
@@ -143,6 +169,9 @@ impl ListenerHandle {
                     lp.timers.cancel(key);
                 }
                 lp.deregister(l.io.source(), l.token);
+                if self.lent.get() {
+                    crate::sys::retire(self, OwnedFd::from(l.io));
+                }
                 true
             }
             None => false,
@@ -332,5 +361,12 @@ fn open_spare(lp: &EventLoop) {
         Err(e) => {
             tracing::debug!(target: "netloop::net", error = %e, "no spare descriptor for EMFILE");
         }
+    }
+}
+
+impl Drop for ListenerHandle {
+    fn drop(&mut self) {
+        // Lent descriptors closed earlier: no borrow of this handle is left.
+        crate::sys::release(self);
     }
 }

@@ -41,10 +41,18 @@
 //!   connections with a spare descriptor (libuv's EMFILE trick), and
 //!   whatever it could not accept it looks at again on a timer, since an
 //!   edge-triggered poller reports queued connections only once.
+//! - **Descriptors lent, never dangling**: both handles lend their
+//!   descriptor (`fd()`, for `AsFd` on `Socket` and `Server`) for as long
+//!   as the handle is borrowed. A lent descriptor is closed through
+//!   `sys::retire`, which keeps its number reserved until the handle is
+//!   dropped, so a `BorrowedFd` taken before a `destroy()` never names
+//!   another file.
 //!
 //! The descriptors are created by [`tcp`] and [`pipe`] (libuv's `uv_tcp_*`
-//! and `uv_pipe_*`), which call into `sys`.
+//! and `uv_pipe_*`), which call into `sys`, or adopted from std's types by
+//! [`adopt`] (libuv's `uv_tcp_open` and `uv_pipe_open`).
 
+pub(crate) mod adopt;
 mod io;
 mod listener;
 pub(crate) mod pipe;
@@ -56,6 +64,7 @@ mod write;
 use std::cell::RefCell;
 use std::io as stdio;
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -63,6 +72,7 @@ use mio::Token;
 
 use crate::error::Error;
 use crate::event_loop::{EventLoop, IoHandler, Ready};
+use crate::sys;
 
 pub(crate) use io::{ListenerIo, StreamIo};
 pub(crate) use listener::{Accepted, ListenerHandle, ListenerOwner};
@@ -135,6 +145,19 @@ struct Stream {
     peer_closed: bool,
     /// `shutdown` was asked for and waits for the queue to drain.
     shutdown_pending: bool,
+    /// The descriptor was lent (`fd()`): it must be closed through
+    /// `sys::retire`.
+    lent: bool,
+}
+
+impl Stream {
+    /// Close the descriptor (the caller deregistered it), keeping its
+    /// number reserved for `owner` if it was lent.
+    fn close_fd(self, owner: &StreamHandle) {
+        if self.lent {
+            sys::retire(owner, OwnedFd::from(self.io));
+        }
+    }
 }
 
 /// A stream handle (libuv's `uv_stream_t`): a slot that holds the
@@ -162,7 +185,7 @@ impl StreamHandle {
                 Some(req) => req.error(&e),
                 None => Error::from_syscall(&e, "accept"),
             })?;
-        *self.slot.borrow_mut() = Some(Stream {
+        let old = self.slot.borrow_mut().replace(Stream {
             io,
             token,
             queue: None,
@@ -170,7 +193,15 @@ impl StreamHandle {
             reading: false,
             peer_closed: false,
             shutdown_pending: false,
+            lent: false,
         });
+        debug_assert!(old.is_none(), "a stream handle attached twice");
+        if let Some(mut old) = old {
+            // Owners close before attaching again; should one not, the old
+            // descriptor still leaves the loop and keeps a lent number.
+            lp.deregister(old.io.source(), old.token);
+            old.close_fd(self);
+        }
         Ok(())
     }
 
@@ -223,6 +254,25 @@ impl StreamHandle {
     /// True while a descriptor is attached.
     pub(crate) fn is_attached(&self) -> bool {
         self.slot.borrow().is_some()
+    }
+
+    /// Lend the attached descriptor for as long as this handle is
+    /// borrowed; from now on it is closed through `sys::retire`, which
+    /// keeps its number until the handle is dropped. `None` when detached.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        let mut slot = self.slot.borrow_mut();
+        let s = slot.as_mut()?;
+        s.lent = true;
+        Some(sys::lend(self, s.io.as_fd()))
+    }
+
+    /// The attached descriptor's number, without lending it (a raw number
+    /// promises nothing).
+    pub(crate) fn raw_fd(&self) -> Option<RawFd> {
+        self.slot
+            .borrow()
+            .as_ref()
+            .map(|s| s.io.as_fd().as_raw_fd())
     }
 
     /// Start delivering reads (libuv's `uv_read_start`).
@@ -350,6 +400,7 @@ impl StreamHandle {
             q.cancel_writes(cancelled);
         }
         lp.deregister(s.io.source(), s.token);
+        s.close_fd(self);
     }
 
     /// Our address (`getsockname`; TCP only).
@@ -553,5 +604,13 @@ impl StreamHandle {
         if let Some(token) = self.slot.borrow().as_ref().map(|s| s.token) {
             lp.defer_ready(token, Ready::readable());
         }
+    }
+}
+
+impl Drop for StreamHandle {
+    fn drop(&mut self) {
+        // The numbers of lent descriptors closed earlier: no borrow of this
+        // handle is left to use them.
+        sys::release(self);
     }
 }

@@ -14,13 +14,21 @@
 //! - what an `accept` error means (skip it, out of descriptors, or retry
 //!   later), and a spare descriptor to close when out of them (libuv's
 //!   EMFILE trick);
-//! - process facts the tools need (raising `RLIMIT_NOFILE`).
+//! - process facts the tools need (raising `RLIMIT_NOFILE`);
+//! - adopting descriptors made elsewhere (`listen(2)` on a bound socket
+//!   that does not listen yet), and lending descriptors to `AsFd` callers
+//!   soundly although a shared handle can close them (`lend.rs`).
 //!
 //! Readiness itself comes from mio (epoll on Linux, kqueue on the BSDs),
 //! registered edge-triggered, once per fd.
 
 #[cfg(unix)]
+mod lend;
+#[cfg(unix)]
 mod unix;
+
+#[cfg(unix)]
+pub(crate) use lend::{lend, release, retire};
 
 #[cfg(unix)]
 pub(crate) use unix::*;

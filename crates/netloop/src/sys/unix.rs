@@ -217,3 +217,16 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     }
     Ok(lim.rlim_cur)
 }
+
+/// Make an adopted socket listen with `backlog`, as libuv's `uv_listen`
+/// does with the descriptor Node's `server.listen({ fd })` is given. One
+/// that already listens keeps its own backlog where the kernel can tell
+/// (`SO_ACCEPTCONN`); elsewhere `listen(2)` runs again, which only
+/// changes the backlog.
+pub(crate) fn ensure_listening(sock: SockRef<'_>, backlog: i32) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    if sock.is_listener()? {
+        return Ok(());
+    }
+    sock.listen(backlog)
+}

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 
 use crate::util::{guard, Log};
+use netloop::net::Family;
 use netloop::timers::set_immediate;
 use netloop::{dns, next_tick, ErrorCode};
 
@@ -19,14 +20,14 @@ fn ip_literals_are_answered_on_the_next_tick_never_inside_lookup() {
         let returned = Rc::new(Cell::new(false));
         let r = Rc::clone(&returned);
         let l1 = l.clone();
-        dns::lookup("127.0.0.1", 0, move |res| {
+        dns::lookup("127.0.0.1", None, move |res| {
             assert!(r.get(), "callback ran inside lookup()");
             l1.push(format!("lookup {}", res.unwrap()));
         });
         returned.set(true);
         next_tick(l.recorder("tick queued after"));
         let l2 = l.clone();
-        dns::lookup_all("::1", 0, move |res| {
+        dns::lookup_all("::1", None, move |res| {
             l2.push(format!("all {:?}", res.unwrap()));
         });
         set_immediate(l.recorder("immediate"));
@@ -51,8 +52,12 @@ fn ip_literal_ignores_the_family_asked_for() {
     let l = log.clone();
     netloop::run(move || {
         let l1 = l.clone();
-        dns::lookup("127.0.0.1", 6, move |res| l1.push(res.unwrap().to_string()));
-        dns::lookup_all("::1", 4, move |res| l.push(format!("{:?}", res.unwrap())));
+        dns::lookup("127.0.0.1", Some(Family::IPv6), move |res| {
+            l1.push(res.unwrap().to_string())
+        });
+        dns::lookup_all("::1", Some(Family::IPv4), move |res| {
+            l.push(format!("{:?}", res.unwrap()))
+        });
         Ok(())
     })
     .unwrap();
@@ -68,14 +73,14 @@ fn localhost_resolves_to_loopback_on_the_pool() {
         let returned = Rc::new(Cell::new(false));
         let r = Rc::clone(&returned);
         let l1 = l.clone();
-        dns::lookup("localhost", 0, move |res| {
+        dns::lookup("localhost", None, move |res| {
             assert!(r.get(), "callback ran inside lookup()");
             let ip = res.expect("localhost resolves");
             assert!(ip.is_loopback(), "{ip}");
             l1.push("one");
         });
         returned.set(true);
-        dns::lookup_all("localhost", 0, move |res| {
+        dns::lookup_all("localhost", None, move |res| {
             let all: Vec<IpAddr> = res.expect("localhost resolves");
             assert!(!all.is_empty());
             assert!(all.iter().all(|ip| ip.is_loopback()), "{all:?}");
@@ -100,7 +105,7 @@ fn localhost_with_family_4_gives_ipv4() {
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("localhost v4");
-        dns::lookup("localhost", 4, move |res| {
+        dns::lookup("localhost", Some(Family::IPv4), move |res| {
             l.push(res.expect("localhost has an IPv4 address").to_string())
         });
         Ok(())
@@ -116,7 +121,7 @@ fn nonexistent_name_fails_with_enotfound_like_node() {
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("nonexistent");
-        dns::lookup("nonexistent.invalid", 0, move |res| {
+        dns::lookup("nonexistent.invalid", None, move |res| {
             let err = res.expect_err("must not resolve");
             assert_eq!(err.code(), ErrorCode::ENOTFOUND);
             assert_eq!(err.code().as_str(), "ENOTFOUND");

@@ -156,7 +156,7 @@ fn pool_lookup_keeps_the_loop_alive_until_it_completes() {
     let l = log.clone();
     netloop::run(move || {
         let _g = guard("pool lookup");
-        dns::lookup("localhost", 0, move |res| {
+        dns::lookup("localhost", None, move |res| {
             let ip = res.expect("localhost resolves");
             assert!(ip.is_loopback(), "{ip}");
             l.push("looked up");
@@ -221,7 +221,7 @@ impl Drop for ScheduleOnDrop {
         let immediate = self.child("immediate");
         set_immediate(move || panic!("{}: scheduled while run ended, yet ran", immediate.name));
         let lookup = self.child("lookup");
-        dns::lookup("localhost", 0, move |_| {
+        dns::lookup("localhost", None, move |_| {
             panic!("{}: scheduled while run ended, yet ran", lookup.name)
         });
     }
@@ -263,7 +263,7 @@ fn callbacks_whose_drop_schedules_work_are_dropped_when_main_fails() {
         let immediate = ScheduleOnDrop::new(&l, "immediate", 2);
         set_immediate(move || panic!("{}: ran after main failed", immediate.name));
         let lookup = ScheduleOnDrop::new(&l, "lookup", 2);
-        dns::lookup("localhost", 0, move |_| {
+        dns::lookup("localhost", None, move |_| {
             panic!("{}: ran after main failed", lookup.name)
         });
         Err(Error::new(ErrorCode::ERR_INVALID_ARG_VALUE, "main gave up"))

@@ -66,7 +66,7 @@ fn connect_to_a_name_emits_lookup_first() {
         let c = net::connect_with(ConnectOptions {
             port,
             host: Some("localhost".into()),
-            family: 4,
+            family: Some(Family::IPv4),
             ..ConnectOptions::default()
         })?;
         record(&c, &l, "c");

@@ -44,7 +44,7 @@ fn node_net_connect_options_ipv6() {
         let c = net::connect_with(ConnectOptions {
             host: Some("::1".into()),
             port: addr.port(),
-            family: 6,
+            family: Some(Family::IPv6),
             ..ConnectOptions::default()
         })?;
         let s = seen.clone();

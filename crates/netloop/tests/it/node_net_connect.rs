@@ -354,9 +354,9 @@ fn node_net_dns_custom_lookup_family() {
         let c = net::connect_with(ConnectOptions {
             port,
             host: Some("localhost".into()),
-            family: 4,
+            family: Some(Family::IPv4),
             lookup: Some(Lookup::new(move |host, family, done| {
-                l1.push(format!("lookup {host} family {family}"));
+                l1.push(format!("lookup {host} family {}", family.unwrap()));
                 done(Ok(vec!["127.0.0.1".parse::<IpAddr>().unwrap()]))
             })),
             ..ConnectOptions::default()
@@ -373,7 +373,7 @@ fn node_net_dns_custom_lookup_family() {
     .unwrap();
     assert_eq!(
         log.entries(),
-        ["lookup localhost family 4", "event IPv4", "connect IPv4"]
+        ["lookup localhost family IPv4", "event IPv4", "connect IPv4"]
     );
 }
 

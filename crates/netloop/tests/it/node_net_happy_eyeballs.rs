@@ -19,7 +19,7 @@ use crate::util::{
     fixed_lookup, guard, ipv6_black_hole_with_free_ipv4_port, ipv6_refused_ipv4_free,
     refused_port_v4_v6, server_port_v4_v6, Calls, Log,
 };
-use netloop::net::{self, ConnectOptions, Encoding, Lookup, Server, Socket};
+use netloop::net::{self, ConnectOptions, Encoding, Family, Lookup, Server, Socket};
 use netloop::ErrorCode;
 
 fn sa(s: &str) -> SocketAddr {
@@ -623,7 +623,7 @@ fn node_net_autoselectfamily_family_option() {
         server.listen(0, "127.0.0.1")?;
         let f = families.clone();
         let lookup = Lookup::new(move |_host, family, done| {
-            f.push(family.to_string());
+            f.push(format!("{family:?}"));
             done(Ok(vec![
                 "127.0.0.1".parse().unwrap(),
                 "::1".parse().unwrap(),
@@ -632,7 +632,7 @@ fn node_net_autoselectfamily_family_option() {
         let c = net::connect_with(ConnectOptions {
             host: Some("example.org".into()),
             port: server.address().unwrap().port(),
-            family: 4,
+            family: Some(Family::IPv4),
             lookup: Some(lookup),
             auto_select_family: Some(true),
             ..ConnectOptions::default()
@@ -645,7 +645,7 @@ fn node_net_autoselectfamily_family_option() {
         Ok(())
     })
     .unwrap();
-    assert_eq!(families.entries(), vec!["4"]);
+    assert_eq!(families.entries(), vec!["Some(IPv4)"]);
     assert_eq!(*attempted.borrow(), None);
     assert_eq!(
         log.entries(),

@@ -129,8 +129,10 @@ impl Socket {
     ///
     /// At once: `ERR_SOCKET_BAD_PORT` (port 0 without a `path`),
     /// `ERR_INVALID_IP_ADDRESS` (a `local_address` that is not an IP literal),
-    /// `ERR_INVALID_ARG_VALUE` (a `family` other than 0, 4 or 6),
-    /// `ERR_SOCKET_CONNECTING`. As events, the errors of
+    /// `ERR_SOCKET_CONNECTING`. (Node's `ERR_INVALID_ARG_VALUE` for a
+    /// `family` other than 0, 4 or 6 cannot happen: the option is an
+    /// `Option<Family>`; [`Family::from_number`](crate::net::Family::from_number)
+    /// checks numbers.) As events, the errors of
     /// [`connect`](Socket::connect) and [`connect_path`](Socket::connect_path),
     /// plus `EADDRINUSE` (`bind EADDRINUSE ...`) for a `local_port` in use and
     /// `ERR_IP_BLOCKED` for an address on the `block_list`.
@@ -145,7 +147,7 @@ impl Socket {
     /// use std::cell::Cell;
     /// use std::rc::Rc;
     /// use std::time::Duration;
-    /// use netloop::net::{self, ConnectOptions, Socket};
+    /// use netloop::net::{self, ConnectOptions, Family, Socket};
     ///
     /// let checked = Rc::new(Cell::new(0));
     /// let count = Rc::clone(&checked);
@@ -161,19 +163,17 @@ impl Socket {
     ///     let unused = Socket::new();
     ///     let bad = unused.connect_with(ConnectOptions {
     ///         port,
-    ///         family: 5,
+    ///         local_address: Some("localhost".into()),
     ///         ..ConnectOptions::default()
     ///     });
-    ///     let err = bad.expect_err("family 5 does not exist");
-    ///     assert_eq!(err.code().as_str(), "ERR_INVALID_ARG_VALUE");
-    ///     assert_eq!(
-    ///         err.to_string(),
-    ///         "The property 'options.family' must be one of: 0, 4, 6. Received 5"
-    ///     );
+    ///     let err = bad.expect_err("a local address must be an IP literal");
+    ///     assert_eq!(err.code().as_str(), "ERR_INVALID_IP_ADDRESS");
+    ///     assert_eq!(err.to_string(), "Invalid IP address: localhost");
     ///
     ///     let client = net::connect_with(ConnectOptions {
     ///         port,
     ///         host: Some("127.0.0.1".into()),
+    ///         family: Some(Family::IPv4),
     ///         local_address: Some("127.0.0.1".into()),
     ///         no_delay: true,
     ///         keep_alive: true,
@@ -246,7 +246,7 @@ impl Socket {
         let auto = opts
             .auto_select_family
             .unwrap_or_else(default_auto_select_family)
-            && opts.family == 0
+            && opts.family.is_none()
             && local_address.is_none();
         let attempt_timeout = opts
             .auto_select_family_attempt_timeout
@@ -315,13 +315,6 @@ impl Socket {
         }
         if opts.port == 0 {
             return Err(bad_port_nonzero(0));
-        }
-        if !matches!(opts.family, 0 | 4 | 6) {
-            return Err(crate::error::invalid_arg(
-                "options.family",
-                opts.family,
-                "must be one of: 0, 4, 6",
-            ));
         }
         let local_ip = match &opts.local_address {
             Some(a) => match a.parse::<IpAddr>() {

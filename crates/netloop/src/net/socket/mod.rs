@@ -8,10 +8,12 @@
 //! documents: `connect.rs` (lookup, happy eyeballs, connect completion),
 //! `read.rs` (flowing, paused, buffering, `end`), `write.rs` (writes,
 //! backpressure, `end()`, `finish`), `destroy.rs`, `props.rs` (options and
-//! getters), `state.rs` (the state machines).
+//! getters), `state.rs` (the state machines), `interop.rs` (std streams and
+//! descriptors).
 
 mod connect;
 mod destroy;
+mod interop;
 mod props;
 mod read;
 mod state;
@@ -28,6 +30,8 @@ use crate::net::options::{
 };
 use crate::stream::{Accepted, Connected, StreamHandle, StreamOwner, WriteCb};
 use state::{Conn, Flow, State};
+
+pub use interop::StdStream;
 
 /// A TCP or Unix-socket connection (Node: `net.Socket`).
 ///
@@ -490,6 +494,55 @@ impl PartialEq for Socket {
 }
 
 impl Eq for Socket {}
+
+/// Hashes the identity that `==` compares (clones of one socket are
+/// equal), so sockets can be kept in a `HashSet`, as Node programs keep
+/// their clients in a `Set`. The hash is the shared object's address,
+/// which never changes while the socket lives: clippy's `mutable_key_type`
+/// lint, which sees the socket's interior mutability, is a false positive
+/// here (allow it, or list `netloop::net::Socket` under
+/// `ignore-interior-mutability` in `clippy.toml`).
+///
+/// ```
+/// use std::collections::HashSet;
+/// use netloop::net::{self, Socket};
+/// use netloop::Slot;
+///
+/// let (joined, left) = netloop::run_returning(|| {
+///     let clients = Slot::new(HashSet::new());
+///     let counts = Slot::new((0, 0));
+///     let (set, seen) = (clients.clone(), counts.clone());
+///     let server = net::create_server(move |server, sock: &Socket| {
+///         // clients.add(sock): a new socket, and a clone is the same one.
+///         assert!(set.update(|c| c.insert(sock.clone())));
+///         assert!(set.update(|c| c.contains(&sock.clone())));
+///         seen.update(|(joined, _)| *joined += 1);
+///         if seen.get().0 == 2 {
+///             server.close();
+///         }
+///         let (set, seen) = (set.clone(), seen.clone());
+///         sock.on(Socket::CLOSE, move |s, _| {
+///             assert!(set.update(|c| c.remove(s))); // clients.delete(sock)
+///             seen.update(|(_, left)| *left = set.update(|c| c.len()));
+///         });
+///     });
+///     server.listen(0, "127.0.0.1")?;
+///     let port = server.address().expect("bound at once").port();
+///     for _ in 0..2 {
+///         net::connect(port, "127.0.0.1")?.on(Socket::CONNECT, |c, _| {
+///             c.end();
+///         });
+///     }
+///     Ok(counts)
+/// })
+/// .expect("the loop ran");
+/// assert_eq!((joined, left), (2, 0));
+/// ```
+impl std::hash::Hash for Socket {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Rc::as_ptr(&self.inner).hash(state);
+    }
+}
 
 impl_emitter!(Socket);
 

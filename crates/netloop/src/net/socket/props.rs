@@ -245,6 +245,80 @@ impl Socket {
         }
     }
 
+    /// True while the readable side is open: until `end` was emitted, and
+    /// not destroyed (Node: `socket.readable`). As in Node it is true
+    /// before `connect` (reading starts once connected), already false
+    /// inside the `end` listener, and false from the moment the socket is
+    /// destroyed. See [`writable`](Socket::writable) for the whole trace.
+    pub fn readable(&self) -> bool {
+        let st = self.inner.st.borrow();
+        !st.destroyed() && st.read != ReadSide::EndEmitted
+    }
+
+    /// True while the writable side is open: until [`end`](Socket::end)
+    /// was called, and not destroyed (Node: `socket.writable`). As in
+    /// Node it is true before `connect` (writes are queued until
+    /// connected), false right after `end()`, and still true inside the
+    /// `end` listener of a socket whose peer ended first.
+    ///
+    /// # Examples
+    ///
+    /// A client that ends its side, against Node 20's trace of the same
+    /// script (`readable writable` at each step):
+    ///
+    /// ```
+    /// use netloop::net::{self, Socket};
+    /// use netloop::Slot;
+    ///
+    /// fn sides(s: &Socket) -> (bool, bool) {
+    ///     (s.readable(), s.writable())
+    /// }
+    ///
+    /// let trace = netloop::run_returning(|| {
+    ///     let trace = Slot::new(Vec::new());
+    ///     let server = net::create_server(|server, sock: &Socket| {
+    ///         sock.resume();
+    ///         server.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///
+    ///     let client = Socket::new();
+    ///     trace.update(|t| t.push(("new", sides(&client))));
+    ///     client.connect(port, "127.0.0.1")?;
+    ///     trace.update(|t| t.push(("connecting", sides(&client))));
+    ///     let t = trace.clone();
+    ///     client.on(Socket::CONNECT, move |c, _| {
+    ///         c.end();
+    ///         t.update(|t| t.push(("after end()", sides(c))));
+    ///     });
+    ///     for (name, event) in [("finish", Socket::FINISH), ("end", Socket::END)] {
+    ///         let t = trace.clone();
+    ///         client.on(event, move |c, _| t.update(|t| t.push((name, sides(c)))));
+    ///     }
+    ///     let t = trace.clone();
+    ///     client.on(Socket::CLOSE, move |c, _| t.update(|t| t.push(("close", sides(c)))));
+    ///     client.resume();
+    ///     Ok(trace)
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(
+    ///     trace,
+    ///     [
+    ///         ("new", (true, true)),
+    ///         ("connecting", (true, true)),
+    ///         ("after end()", (true, false)),
+    ///         ("finish", (true, false)),
+    ///         ("end", (false, false)),
+    ///         ("close", (false, false)),
+    ///     ]
+    /// );
+    /// ```
+    pub fn writable(&self) -> bool {
+        let st = self.inner.st.borrow();
+        !st.destroyed() && !st.ended()
+    }
+
     /// The addresses happy eyeballs tried, in order, once it ran (Node:
     /// `socket.autoSelectFamilyAttemptedAddresses`, which holds the same
     /// addresses as `"ip:port"` strings). `None` when the connect used a
