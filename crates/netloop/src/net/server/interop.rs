@@ -5,7 +5,8 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
-use super::{Server, Ticks};
+use super::listen::Ticks;
+use super::Server;
 use crate::error::{Error, ErrorCode, Result};
 use crate::stream::adopt;
 

@@ -1,0 +1,92 @@
+//! Accepting: Node's `onconnection` (the block list, `maxConnections`,
+//! the `Socket` made for each connection) and the connection count the
+//! sockets keep up to date.
+
+use std::rc::Rc;
+
+use super::{Server, ServerInner};
+use crate::net::options::{DropInfo, Family};
+use crate::net::socket::ConnectionOwner;
+use crate::net::Socket;
+use crate::stream::{Accepted, ListenerOwner};
+
+impl ServerInner {
+    /// Node's `onconnection`: enforce the block list and
+    /// `maxConnections`, wrap the accepted handle in a `Socket`, emit
+    /// `connection`.
+    fn on_connection_accepted(self: &Rc<Self>, server: &Server, conn: Accepted) {
+        let (over_limit, opts) = {
+            let st = self.st.borrow();
+            let over = matches!(st.max_connections, Some(max) if st.connections >= max);
+            (over, st.opts.clone())
+        };
+        let peer = conn.peer();
+        let blocked = match (&opts.block_list, peer) {
+            (Some(list), Some(p)) => list.check(p.ip()),
+            _ => false,
+        };
+        if blocked {
+            // Node (22+) closes a blocked peer's connection at once, without
+            // `drop` or `connection`.
+            tracing::debug!(target: "netloop::net", ?peer, "onconnection: blocked");
+            drop(conn);
+            return;
+        }
+        if over_limit {
+            let local = conn.local_addr();
+            drop(conn);
+            let info = DropInfo {
+                local_address: local.map(|a| a.ip()),
+                local_port: local.map(|a| a.port()),
+                local_family: local.map(|a| Family::of(&a.ip())),
+                remote_address: peer.map(|a| a.ip()),
+                remote_port: peer.map(|a| a.port()),
+                remote_family: peer.map(|a| Family::of(&a.ip())),
+            };
+            tracing::debug!(target: "netloop::net", ?peer, "onconnection: drop");
+            server.emit(Server::DROP, &info);
+            return;
+        }
+        let owner: Rc<dyn ConnectionOwner> = Rc::clone(self) as Rc<dyn ConnectionOwner>;
+        let socket = match Socket::from_accepted(conn, &opts, owner) {
+            Ok(s) => s,
+            Err(err) => {
+                // The connection is closed unserved and the server goes
+                // on, without an `error`: Node's `TCPWrap::OnConnection`
+                // returns silently when `uv_accept` fails, and no accept
+                // failure reaches a Node 20 server (see the Server docs).
+                tracing::warn!(target: "netloop::net", ?peer, error = %err, "onconnection: connection closed");
+                return;
+            }
+        };
+        tracing::debug!(target: "netloop::net", ?peer, "onconnection");
+        server.emit(Server::CONNECTION, &socket);
+    }
+}
+
+impl ConnectionOwner for ServerInner {
+    fn connection_opened(&self) {
+        self.st.borrow_mut().connections += 1;
+    }
+
+    fn connection_closed(&self) {
+        {
+            let mut st = self.st.borrow_mut();
+            st.connections = st.connections.saturating_sub(1);
+        }
+        self.emit_close_if_drained();
+    }
+}
+
+/// The accept loop reports here: the server's `Rc`, so a connection can
+/// take a strong reference to its server.
+pub(super) struct Acceptor<'a>(pub(super) &'a Rc<ServerInner>);
+
+impl ListenerOwner for Acceptor<'_> {
+    fn on_connection(&self, conn: Accepted) {
+        let Some(server) = self.0.server() else {
+            return;
+        };
+        self.0.on_connection_accepted(&server, conn);
+    }
+}
