@@ -2,6 +2,12 @@
 //! on the library's `tracing` events (accept, connect, lookup, close,
 //! errors). With neither set nothing is installed, so the events cost a
 //! disabled-callsite check.
+//!
+//! Colour only on a terminal: piped into a file or `grep`, escape codes
+//! would be noise in every line (and `NO_COLOR`, <https://no-color.org>,
+//! turns them off on a terminal too).
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -17,8 +23,10 @@ pub fn init() {
     } else {
         return;
     };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .try_init();
 }
