@@ -1,8 +1,9 @@
 //! A JSON reader for the results files `netloop bench report` reads: the
 //! whole grammar of RFC 8259, values kept as JavaScript's `JSON.parse`
 //! keeps them (numbers as `f64`, the last of duplicate keys wins), so the
-//! report reads every file as `bench/report.js` did. The files are a few
-//! hundred bytes each; a reader this small beats a dependency.
+//! report reads every file as `bench/report.js`, the Node script it
+//! replaces, did. The files are a few hundred bytes each; a reader this
+//! small beats a dependency.
 
 /// A parsed JSON value.
 #[derive(Clone, Debug, PartialEq)]

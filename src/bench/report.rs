@@ -7,9 +7,9 @@
 //! notes, written by hand).
 //!
 //! It reads the fields by the names the JSON writer writes them under
-//! (`fields.rs`), and it formats numbers as the JavaScript report it
-//! replaces did (`toFixed`, `toLocaleString`), so the same results give
-//! the same BENCHMARKS.md.
+//! (`fields.rs`), and it formats numbers as `bench/report.js`, the Node
+//! script it replaces, did (`toFixed`, `toLocaleString`): the same results
+//! give the same BENCHMARKS.md, and "report.js" below means that script.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
