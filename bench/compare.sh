@@ -263,6 +263,7 @@ say "runs took ${ELAPSED}s; results in $RESULTS"
   echo "NODE_VERSION=$([ -n "$NODE" ] && "$NODE" --version || echo none)"
   echo "BUN_VERSION=$([ -n "$BUN" ] && "$BUN" --version || echo none)"
   echo "RUSTC_VERSION=$(rustc --version)"
+  if selected netloop-base; then echo "NETLOOP_BASE=$NETLOOP_BASE"; fi
 } > "$RESULTS/settings.txt"
 "$NETLOOP" bench report "$RESULTS" -o "$OUT"
 say "wrote $OUT"

@@ -448,7 +448,11 @@ fn report_turns_a_results_directory_into_benchmarks_md() {
         "- rustc 1.95.0 (59807616e 2026-04-14); Node v20.20.2; Bun none",
         "- The server under test is pinned to CPU 0 and the load generator (`netloop bench`, mio, one thread) to CPU 1; a fresh server process serves each run.",
         "- Run took 123 s. Other work on the machine was not stopped: treat differences under ~5% as noise.",
-        "ROUNDS=2 DURATION=4 WARMUP=1 CONNS=50 SIZE=64 PIPELINE=1 RATE=20000 STREAM_CONNS=1 STREAM_SIZE=65536 CONNECT_CONNS=50 CONNECT_SOURCES=4 IDLE_CONNS=15000 TIMER_COUNT=1000000 bench/compare.sh",
+        // The command, with the servers and scenarios the run selected.
+        "ROUNDS=2 DURATION=4 WARMUP=1 CONNS=50 SIZE=64 PIPELINE=1 RATE=20000 STREAM_CONNS=1 STREAM_SIZE=65536 CONNECT_CONNS=50 CONNECT_SOURCES=4 IDLE_CONNS=15000 TIMER_COUNT=1000000 \\",
+        "  SERVERS='netloop mio tokio node bun-net' \\",
+        "  SCENARIOS='pingpong connect idle timers' \\",
+        "  bench/compare.sh --update",
         "## Ping-pong: 50 connections, 64-byte messages, pipeline 1, one loop (closed loop)",
         // Medians over two rounds (the third file is cut short and left
         // out), ratios to Node and tokio.

@@ -70,8 +70,9 @@ struct Settings {
     lines: Vec<String>,
 }
 
-const WHOLE_LINE: [&str; 8] = [
+const WHOLE_LINE: [&str; 9] = [
     "SERVERS",
+    "NETLOOP_BASE",
     "SCENARIOS",
     "UNAVAILABLE",
     "NODE_VERSION",
@@ -408,7 +409,23 @@ fn uname() -> String {
 
 // ----- the report ------------------------------------------------------------------
 
+/// compare.sh's defaults, for settings that do not name their selection.
 const DEFAULT_SERVERS: &str = "netloop mio tokio node bun-net bun-listen";
+const DEFAULT_SCENARIOS: &str = "pingpong rate stream connect idle timers";
+
+/// `value` as one shell word: as it is when it is plain, else in single
+/// quotes.
+fn sh_quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
 
 /// The row label of each server.
 fn name(server: &str) -> &str {
@@ -586,7 +603,23 @@ impl<'a> Report<'a> {
         .iter()
         .filter_map(|k| s.get(k).map(|v| format!("{k}={v}")))
         .collect();
-        self.p(format!("{} bench/compare.sh", command.join(" ")));
+        // What was run, against what: the selection is part of the command
+        // (a report of two servers is not the default run), and --update is
+        // what writes BENCHMARKS.md.
+        self.p(format!("{} \\", command.join(" ")));
+        self.p(format!(
+            "  SERVERS={} \\",
+            sh_quote(s.or("SERVERS", DEFAULT_SERVERS))
+        ));
+        self.p(format!(
+            "  SCENARIOS={} \\",
+            sh_quote(s.or("SCENARIOS", DEFAULT_SCENARIOS))
+        ));
+        if self.servers.contains(&"netloop-base") {
+            let base = s.or("NETLOOP_BASE", "path/to/base/netloop");
+            self.p(format!("  NETLOOP_BASE={} \\", sh_quote(base)));
+        }
+        self.p("  bench/compare.sh --update");
         self.p("```");
         self.p("");
         for l in s.lines.clone() {
@@ -595,6 +628,12 @@ impl<'a> Report<'a> {
                 self.p(format!("({})", &l[from..]));
             }
         }
+        self.p("");
+        self.p("Without `--update` the report goes beside the raw results");
+        self.p("(`bench/results/DATE/report.md`) and this file is left alone.");
+        self.p("`netloop bench report bench/results/DATE` writes the report again from");
+        self.p("a results directory; `netloop bench --help` lists the load generator's");
+        self.p("modes and options.");
         self.p("");
     }
 
@@ -1038,6 +1077,15 @@ mod tests {
         ] {
             assert_eq!(run_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(sh_quote("pingpong"), "pingpong");
+        assert_eq!(sh_quote("/tmp/base/netloop"), "/tmp/base/netloop");
+        assert_eq!(sh_quote("netloop tokio"), "'netloop tokio'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+        assert_eq!(sh_quote(""), "''");
     }
 
     #[test]
