@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # bench/compare.sh: netloop's echo server beside its peers, side by side on
-# one machine, and BENCHMARKS.md from the medians.
+# one machine, and a report of the medians.
 #
 #   bench/compare.sh                      # the default run (< 15 min on 2 cores)
 #   ROUNDS=1 DURATION=2 bench/compare.sh  # a quick look
+#   bench/compare.sh --update             # ... and rewrite BENCHMARKS.md
+#   SERVERS="netloop tokio" SCENARIOS=pingpong bench/compare.sh
+#
+# The report (`netloop bench report`, Markdown) goes to $RESULTS/report.md,
+# beside the raw results; `--update` (or OUT=BENCHMARKS.md) writes
+# BENCHMARKS.md instead, so a quick or partial run never overwrites the
+# published figures by accident. `netloop bench report DIR` writes the
+# report again from any results directory.
 #
 # Servers (SERVERS to choose): netloop (`netloop echo`), netloop-base (the
 # same from another build, given as NETLOOP_BASE=path: a before/after pair
@@ -12,10 +20,12 @@
 # (current-thread runtime, bench/peers-rs/src/tokio_echo.rs), node (Node's
 # `net`, bench/peers/node_echo.js), bun-net (the same file under Bun's
 # node:net), bun-listen (Bun.listen, bench/peers/bun_listen_echo.js). Bun
-# comes from the npm registry into bench/.scratch when it is not on PATH; if
-# that fails its columns say so. The mio and tokio peers are the binaries
-# peer-mio-echo and peer-tokio-echo of the bench/peers-rs crate
-# (netloop-bench-peers).
+# is used only when a bun-* server is selected (it then also runs the
+# timers scenario's Bun row); it comes from the npm registry into
+# bench/.scratch when it is not on PATH, and if that fails its columns say
+# so. The mio and tokio peers are the binaries peer-mio-echo and
+# peer-tokio-echo of the bench/peers-rs crate (netloop-bench-peers), built
+# only when selected. Every binary is built once, before the first run.
 #
 # Each server runs pinned to CPU $SERVER_CPU and the load generator
 # (`netloop bench`) to CPU $CLIENT_CPU. Rounds are interleaved (A B C A B C
@@ -23,6 +33,15 @@
 # is the median over rounds. A fresh server process serves each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+UPDATE=""
+for arg in "$@"; do
+  case $arg in
+    --update) UPDATE=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-4}            # seconds measured per run
@@ -41,47 +60,69 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SERVERS=${SERVERS:-"netloop mio tokio node bun-net bun-listen"}
 SCENARIOS=${SCENARIOS:-"pingpong rate stream connect idle timers"}
-OUT=${OUT:-BENCHMARKS.md}
 RESULTS=${RESULTS:-bench/results/$(date +%Y%m%d-%H%M%S)}
+if [ -n "$UPDATE" ]; then
+  OUT=${OUT:-BENCHMARKS.md}
+else
+  OUT=${OUT:-$RESULTS/report.md}
+fi
 
 mkdir -p "$RESULTS"
 LOG="$RESULTS/log.txt"
 : > "$LOG"
 say() { echo "compare: $*" | tee -a "$LOG" >&2; }
 
+selected() { case " $SERVERS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 # ----- build ---------------------------------------------------------------
+# One build per binary, before the first run: the load generator and the
+# report are this netloop too. The Rust peers (the bench/peers-rs crate, same
+# release profile) only when a run needs them.
 say "building (release)"
 cargo build --release --bin netloop >>"$LOG" 2>&1
-# The Rust peers (mio, tokio): the bench/peers-rs crate, same release profile.
-cargo build --release -p netloop-bench-peers >>"$LOG" 2>&1
 NETLOOP=target/release/netloop
+PEER_BINS=()
+selected mio && PEER_BINS+=(--bin peer-mio-echo)
+selected tokio && PEER_BINS+=(--bin peer-tokio-echo)
+if [ ${#PEER_BINS[@]} -gt 0 ]; then
+  cargo build --release -p netloop-bench-peers "${PEER_BINS[@]}" >>"$LOG" 2>&1
+fi
 MIO_ECHO=target/release/peer-mio-echo
 TOKIO_ECHO=target/release/peer-tokio-echo
-[ -x "$MIO_ECHO" ] && [ -x "$TOKIO_ECHO" ] || { say "peer binaries missing"; exit 1; }
+if { selected mio && [ ! -x "$MIO_ECHO" ]; } || { selected tokio && [ ! -x "$TOKIO_ECHO" ]; }; then
+  say "peer binaries missing"
+  exit 1
+fi
 
 # ----- peers that may be missing -------------------------------------------
 UNAVAILABLE=""
 NETLOOP_BASE=${NETLOOP_BASE:-}
-if [ -z "$NETLOOP_BASE" ] || [ ! -x "$NETLOOP_BASE" ]; then
+if selected netloop-base && { [ -z "$NETLOOP_BASE" ] || [ ! -x "$NETLOOP_BASE" ]; }; then
+  say "NETLOOP_BASE is not an executable: the netloop-base columns will say so"
   UNAVAILABLE="$UNAVAILABLE netloop-base"
 fi
 NODE=$(command -v node || true)
 [ -n "$NODE" ] || UNAVAILABLE="$UNAVAILABLE node"
-BUN=$(command -v bun || true)
-if [ -z "$BUN" ]; then
-  BUN="$PWD/bench/.scratch/node_modules/.bin/bun"
-  if [ ! -x "$BUN" ] && command -v npm >/dev/null; then
-    say "installing bun from the npm registry into bench/.scratch"
-    mkdir -p bench/.scratch
-    (cd bench/.scratch && [ -f package.json ] || echo '{"private":true}' > package.json
-     timeout 300 npm install --no-audit --no-fund --silent bun) >>"$LOG" 2>&1 || true
-  fi
-fi
-if [ ! -x "$BUN" ] || ! "$BUN" --version >/dev/null 2>&1; then
-  say "bun unavailable: its columns will say so"
-  UNAVAILABLE="$UNAVAILABLE bun-net bun-listen"
-  BUN=""
-fi
+BUN=""
+case " $SERVERS " in
+  *" bun-"*)
+    BUN=$(command -v bun || true)
+    if [ -z "$BUN" ]; then
+      BUN="$PWD/bench/.scratch/node_modules/.bin/bun"
+      if [ ! -x "$BUN" ] && command -v npm >/dev/null; then
+        say "installing bun from the npm registry into bench/.scratch"
+        mkdir -p bench/.scratch
+        (cd bench/.scratch && [ -f package.json ] || echo '{"private":true}' > package.json
+         timeout 300 npm install --no-audit --no-fund --silent bun) >>"$LOG" 2>&1 || true
+      fi
+    fi
+    if [ ! -x "$BUN" ] || ! "$BUN" --version >/dev/null 2>&1; then
+      say "bun unavailable: its columns will say so"
+      UNAVAILABLE="$UNAVAILABLE bun-net bun-listen"
+      BUN=""
+    fi
+    ;;
+esac
 
 # Many idle connections need many fds on both sides.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -144,6 +185,9 @@ stop_server() {
 trap stop_server EXIT
 
 load() { "${PIN_CLIENT[@]}" "$NETLOOP" bench "$@" --json -q; }
+# A run's figures for the log line, without the format version, timestamp
+# and command line every report opens with.
+figures() { tr -d '\n' < "$1" | sed 's/"format_version".*"command": \[[^]]*\], //' | cut -c1-160; }
 
 run_one() {
   local round=$1 scenario=$2 kind=$3
@@ -163,10 +207,13 @@ run_one() {
   stop_server
   if [ "$ok" = 0 ] && [ -s "$file.tmp" ]; then
     mv "$file.tmp" "$file"
-    say "round $round $scenario $kind: $(tr -d '\n' < "$file" | cut -c1-160)"
+    say "round $round $scenario $kind: $(figures "$file")"
   else
+    # `netloop bench` exits non-zero when a connection failed or the server
+    # went away, after printing its report: keep that report for a look,
+    # under a name the report step does not read.
     say "round $round $scenario $kind: failed (see $LOG)"
-    rm -f "$file.tmp"
+    if [ -s "$file.tmp" ]; then mv "$file.tmp" "$file.failed"; else rm -f "$file.tmp"; fi
   fi
 }
 
@@ -202,6 +249,8 @@ ELAPSED=$(( $(date +%s) - START ))
 say "runs took ${ELAPSED}s; results in $RESULTS"
 
 # ----- the report --------------------------------------------------------------
+# settings.txt is what `netloop bench report` reads besides the JSON files:
+# NAME=value pairs, the lists alone on their line.
 {
   echo "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS SIZE=$SIZE PIPELINE=$PIPELINE RATE=$RATE"
   echo "STREAM_CONNS=$STREAM_CONNS STREAM_SIZE=$STREAM_SIZE CONNECT_CONNS=$CONNECT_CONNS CONNECT_SOURCES=$CONNECT_SOURCES IDLE_CONNS=$IDLE_CONNS (asked $IDLE_ASKED, RLIMIT_NOFILE $FD_LIMIT) TIMER_COUNT=$TIMER_COUNT"
@@ -214,10 +263,7 @@ say "runs took ${ELAPSED}s; results in $RESULTS"
   echo "NODE_VERSION=$([ -n "$NODE" ] && "$NODE" --version || echo none)"
   echo "BUN_VERSION=$([ -n "$BUN" ] && "$BUN" --version || echo none)"
   echo "RUSTC_VERSION=$(rustc --version)"
+  if selected netloop-base; then echo "NETLOOP_BASE=$NETLOOP_BASE"; fi
 } > "$RESULTS/settings.txt"
-if [ -n "$NODE" ]; then
-  "$NODE" bench/report.js "$RESULTS" > "$OUT"
-  say "wrote $OUT"
-else
-  say "node is needed to write $OUT; the raw results are in $RESULTS"
-fi
+"$NETLOOP" bench report "$RESULTS" -o "$OUT"
+say "wrote $OUT"

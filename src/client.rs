@@ -7,8 +7,12 @@ use netloop::net::Socket;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    addr: crate::server::SeedAddr,
+    /// Server to connect to: an IP address or a host name.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port to connect to.
+    #[arg(long, default_value_t = 6969)]
+    port: u16,
     /// The message to send.
     #[arg(long, default_value = "I am Chuck Norris!")]
     message: String,
@@ -19,7 +23,7 @@ pub fn run(args: Args) -> netloop::Result<()> {
     let fail = Rc::clone(&failure);
     netloop::run(move || {
         let client = Socket::new();
-        let (host, port, message) = (args.addr.host.clone(), args.addr.port, args.message.clone());
+        let (host, port, message) = (args.host.clone(), args.port, args.message.clone());
         client.connect(port, &host)?;
         client.on(Socket::CONNECT, move |c, _| {
             println!("CONNECTED TO: {host}:{port}");

@@ -4,6 +4,10 @@
 //! listener out of file descriptors, when it starts shedding connections
 //! and when it recovers) and the other subcommands print nothing: no
 //! subscriber is installed, so the events cost a disabled-callsite check.
+//!
+//! Colour only on a terminal: piped into a file or `grep`, escape codes
+//! would be noise in every line (and `NO_COLOR`, <https://no-color.org>,
+//! turns them off on a terminal too).
 
 use std::io::IsTerminal;
 
@@ -28,10 +32,10 @@ pub fn init(default: Option<&str>) {
     } else {
         return;
     };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        // Colours for a terminal only, not in a log file.
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .try_init();
 }

@@ -7,21 +7,14 @@
 
 use netloop::net::{self, Server, Socket};
 
-/// The seed's host and port, shared by `server` and `client`.
-#[derive(clap::Args, Clone)]
-pub struct SeedAddr {
-    /// Host: the address to listen on, or the server to connect to.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port (0 makes the server pick a free one).
-    #[arg(long, default_value_t = 6969)]
-    pub port: u16,
-}
-
 #[derive(clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    addr: SeedAddr,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 6969)]
+    port: u16,
     #[command(flatten)]
     shutdown: crate::shutdown::ShutdownArgs,
 }
@@ -44,7 +37,7 @@ pub fn run(args: Args) -> netloop::Result<()> {
                 println!("CLOSED: {} {}", display_ip(s), s.remote_port().unwrap_or(0));
             });
         });
-        server.listen(args.addr.port, &args.addr.host)?;
+        server.listen(args.port, &args.host)?;
         // A listen failure has no listener and ends `run` (exit 1). Once
         // listening, nothing the server reports may end the process (the
         // library emits no accept error, as Node 20; this makes sure).

@@ -341,3 +341,34 @@ fn cli_nc_listen_fails_when_the_port_is_taken() {
         "{stderr}"
     );
 }
+
+#[test]
+fn node_debug_output_has_no_colour_codes_when_piped() {
+    let refused = refused_port();
+    let out = Command::new(BIN)
+        .args(["client", "--port", &refused.port().to_string()])
+        .env("NODE_DEBUG", "net")
+        .env_remove("RUST_LOG")
+        // Piping alone must turn colour off, with or without NO_COLOR.
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("DEBUG netloop::net: connect"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "escape codes in {stderr:?}");
+}
+
+#[test]
+fn server_and_client_describe_their_own_host_and_port() {
+    let help = |cmd: &str| {
+        let out = Command::new(BIN).args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let server = help("server");
+    assert!(server.contains("Address to listen on"), "{server}");
+    assert!(server.contains("Port to listen on"), "{server}");
+    let client = help("client");
+    assert!(client.contains("Server to connect to"), "{client}");
+    assert!(client.contains("Server port to connect to"), "{client}");
+}

@@ -21,7 +21,7 @@ use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
 use super::net;
-use super::{Config, Report, Shared};
+use super::{fields, Config, Run, Shared};
 
 /// Slot index in the low 32 bits of a token, the slot's generation above,
 /// so an event for a socket closed earlier in the same batch is ignored.
@@ -35,10 +35,10 @@ struct Slot {
     received: usize,
 }
 
-pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
-    let shared = Arc::new(Shared::default());
+pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
+    let shared = Arc::new(Shared::new(0));
     let addr = cfg.addr;
-    let size = cfg.args.size;
+    let size = cfg.size;
     let sources = cfg.sources.clone();
     let n_sources = sources.len();
     let threads = cfg.args.threads;
@@ -46,21 +46,29 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
         let ports = PortCycle::new(&sources, t, threads);
         worker(addr, ports, n, size, shared)
     });
-    let window = super::timeline(cfg, &shared, cfg.args.threads, "connect");
+    let window = super::timeline(cfg, &shared, "connect");
     shared.stop.store(true, Ordering::Release);
     let hist = super::join_workers(handles)?;
     let w = window?;
     let mut r = super::base_report(cfg, &w);
-    r.int("sources", n_sources.max(1) as u64);
-    r.int("connects", w.requests);
-    r.float("conns_s", w.requests as f64 / w.elapsed.as_secs_f64());
+    r.int(fields::SOURCES, n_sources.max(1) as u64);
+    r.int(fields::CONNECTS, w.requests);
+    r.float(fields::CONNS_S, w.requests as f64 / w.elapsed.as_secs_f64());
     super::latency_fields(&mut r, &hist);
     if let Some(cpu) = w.server_cpu_us {
-        r.float("server_cpu_s", cpu / 1e6);
-        r.float("server_cpu_us_per_conn", cpu / w.requests.max(1) as f64);
-        r.float("server_cpu_util", cpu / 1e6 / w.elapsed.as_secs_f64());
+        r.float(fields::SERVER_CPU_S, cpu / 1e6);
+        r.float(
+            fields::SERVER_CPU_US_PER_CONN,
+            cpu / w.requests.max(1) as f64,
+        );
+        r.float(fields::SERVER_CPU_UTIL, cpu / 1e6 / w.elapsed.as_secs_f64());
     }
-    Ok(r)
+    let lost = format!("{} connects failed", w.errors);
+    Ok(Run {
+        report: r,
+        failure: super::failure(cfg, &w, &lost),
+        latency: Some((hist, w.started, w.elapsed)),
+    })
 }
 
 /// Explicit source addresses for the connections of one thread: its share
@@ -144,8 +152,11 @@ fn worker(
     let mut empty: Vec<usize> = (0..slots_n).collect();
     while !shared.stopped() {
         for i in std::mem::take(&mut empty) {
-            if open(&mut slots[i], i, &poll).is_err() {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = open(&mut slots[i], i, &poll) {
+                if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    shared.server_gone();
+                }
+                shared.fail(net::describe("connect", addr, &e));
                 empty.push(i);
             }
         }
@@ -163,20 +174,31 @@ fn worker(
             let Some(s) = slot.stream.as_mut() else {
                 continue;
             };
-            let mut failed = false;
+            let mut failed = None;
             if !slot.connected && (ev.is_writable() || ev.is_error()) {
                 match net::finish_connect(s) {
                     Ok(true) => {
                         slot.connected = true;
-                        if net::write_owed(s, &payload, size).map_or(true, |n| n < size) {
-                            failed = true;
+                        match net::write_owed(s, &payload, size) {
+                            Ok(n) if n == size => {}
+                            Ok(_) => failed = Some(format!("write {addr}: a short write")),
+                            Err(e) => failed = Some(net::describe("write", addr, &e)),
                         }
                     }
                     Ok(false) => {}
-                    Err(_) => failed = true,
+                    Err(e) => {
+                        // Nothing listens any more (a full accept queue
+                        // drops the SYN instead of refusing it): the server
+                        // has gone away, and every later connect would fail
+                        // the same way.
+                        if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                            shared.server_gone();
+                        }
+                        failed = Some(net::describe("connect", addr, &e));
+                    }
                 }
             }
-            if !failed && slot.connected && (ev.is_readable() || ev.is_read_closed()) {
+            if failed.is_none() && slot.connected && (ev.is_readable() || ev.is_read_closed()) {
                 match net::read_all(s, &mut buf) {
                     Ok((n, closed)) => {
                         slot.received += n;
@@ -193,14 +215,14 @@ fn worker(
                             continue;
                         }
                         if closed {
-                            failed = true;
+                            failed = Some(net::closed(addr));
                         }
                     }
-                    Err(_) => failed = true,
+                    Err(e) => failed = Some(net::describe("read", addr, &e)),
                 }
             }
-            if failed {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
+            if let Some(why) = failed {
+                shared.fail(why);
                 slot.stream = None;
                 empty.push(i);
             }

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use super::net;
+use super::output::Report;
 use super::procfs;
 use super::progress::Progress;
-use super::{Config, Report};
+use super::{fields, Config, Run};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -22,12 +23,13 @@ enum State {
     Failed,
 }
 
-pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
+pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     let args = &cfg.args;
-    let total = args.connections;
-    let size = args.size;
+    let total = cfg.connections;
+    let size = cfg.size;
+    let addr = cfg.addr;
     let pid = args.server_pid;
-    let mut bar = Progress::new(args.quiet, "idle");
+    let mut bar = Progress::new(args.out.quiet, "idle");
 
     let rss0 = pid.and_then(procfs::rss_kib);
     let anon0 = pid.and_then(procfs::rss_anon_kib);
@@ -45,7 +47,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
     let mut failed = 0usize;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
-    let mut first_error: Option<std::io::Error> = None;
+    let mut first_error: Option<String> = None;
     // One source: let `connect()` pick the port (it can reuse TIME_WAIT
     // entries, a `bind()` to port 0 cannot).
     let source = |i: usize| {
@@ -76,7 +78,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
                 }
                 Err(e) => {
                     // Out of fds or ports: no point opening more.
-                    first_error.get_or_insert(e);
+                    first_error.get_or_insert_with(|| net::describe("connect", addr, &e));
                     failed += total - streams.len();
                     opening = false;
                     break;
@@ -89,7 +91,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
         if Instant::now() > deadline {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("{done} of {total} connections echoed within 300 s"),
+                format!("{addr}: {done} of {total} connections echoed within 300 s"),
             ));
         }
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
@@ -101,13 +103,22 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
                 match net::finish_connect(s) {
                     Ok(true) => {
                         state[i] = State::Sent;
-                        if net::write_owed(s, &payload, size).map_or(true, |n| n < size) {
-                            ok = false;
+                        match net::write_owed(s, &payload, size) {
+                            Ok(n) if n == size => {}
+                            Ok(_) => {
+                                first_error
+                                    .get_or_insert_with(|| format!("write {addr}: a short write"));
+                                ok = false;
+                            }
+                            Err(e) => {
+                                first_error.get_or_insert_with(|| net::describe("write", addr, &e));
+                                ok = false;
+                            }
                         }
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        first_error.get_or_insert(e);
+                        first_error.get_or_insert_with(|| net::describe("connect", addr, &e));
                         ok = false;
                     }
                 }
@@ -121,11 +132,12 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
                             done += 1;
                             in_flight -= 1;
                         } else if closed {
+                            first_error.get_or_insert_with(|| net::closed(addr));
                             ok = false;
                         }
                     }
                     Err(e) => {
-                        first_error.get_or_insert(e);
+                        first_error.get_or_insert_with(|| net::describe("read", addr, &e));
                         ok = false;
                     }
                 }
@@ -140,55 +152,79 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
     }
     let open_secs = started.elapsed().as_secs_f64();
     bar.finish();
+    if done == 0 {
+        // Nothing to hold and nothing to measure.
+        let why = first_error.unwrap_or_else(|| format!("{addr}: no connection was established"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            why,
+        ));
+    }
     // Let the server finish whatever it defers (close callbacks, timers).
     std::thread::sleep(Duration::from_secs(1));
     let rss1 = pid.and_then(procfs::rss_kib);
     let anon1 = pid.and_then(procfs::rss_anon_kib);
     let cpu1 = pid.and_then(procfs::cpu_us);
-    if args.hold > 0.0 {
-        std::thread::sleep(Duration::from_secs_f64(args.hold));
+    if !args.hold.is_zero() {
+        std::thread::sleep(args.hold);
     }
     drop(streams);
     std::thread::sleep(Duration::from_secs(1));
     let rss2 = pid.and_then(procfs::rss_kib);
 
     let mut r = Report::new();
-    r.str("mode", "idle");
-    if let Some(l) = &args.label {
-        r.str("label", l);
+    r.str(fields::MODE, cfg.mode.name());
+    if let Some(l) = &args.out.label {
+        r.str(fields::LABEL, l);
     }
-    r.str("server", &cfg.addr.to_string());
-    r.int("connections", total as u64);
-    r.int("established", done as u64);
-    r.int("errors", failed as u64);
+    if args.host.parse::<std::net::IpAddr>().is_err() {
+        r.str(fields::HOST, &args.host);
+    }
+    r.str(fields::SERVER, &addr.to_string());
+    r.int(fields::CONNECTIONS, total as u64);
+    r.int(fields::ESTABLISHED, done as u64);
+    r.int(fields::ERRORS, failed as u64);
     if let Some(e) = &first_error {
-        r.str("first_error", &e.to_string());
+        r.str(fields::FIRST_ERROR, e);
     }
-    r.int("sources", cfg.sources.len().max(1) as u64);
-    r.float("open_s", open_secs);
-    r.float("conns_s", done as f64 / open_secs.max(1e-9));
+    r.int(fields::SOURCES, cfg.sources.len().max(1) as u64);
+    r.float(fields::OPEN_S, open_secs);
+    r.float(fields::CONNS_S, done as f64 / open_secs.max(1e-9));
     if let Some(pid) = pid {
-        r.int("server_pid", u64::from(pid));
+        r.int(fields::SERVER_PID, u64::from(pid));
     }
     if let (Some(a), Some(b)) = (rss0, rss1) {
-        r.int("server_rss_before_kib", a);
-        r.int("server_rss_after_kib", b);
+        r.int(fields::SERVER_RSS_BEFORE_KIB, a);
+        r.int(fields::SERVER_RSS_AFTER_KIB, b);
         r.float(
-            "idle_kib_per_conn",
+            fields::IDLE_KIB_PER_CONN,
             (b as f64 - a as f64) / (done.max(1)) as f64,
         );
     }
     if let (Some(a), Some(b)) = (anon0, anon1) {
         r.float(
-            "idle_anon_kib_per_conn",
+            fields::IDLE_ANON_KIB_PER_CONN,
             (b as f64 - a as f64) / (done.max(1)) as f64,
         );
     }
     if let Some(c) = rss2 {
-        r.int("server_rss_after_close_kib", c);
+        r.int(fields::SERVER_RSS_AFTER_CLOSE_KIB, c);
     }
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
-        r.float("server_cpu_us_per_conn", (b - a) / (done.max(1)) as f64);
+        r.float(
+            fields::SERVER_CPU_US_PER_CONN,
+            (b - a) / (done.max(1)) as f64,
+        );
     }
-    Ok(r)
+    let failure = (failed > 0).then(|| {
+        let first = first_error
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default();
+        format!("{failed} of {total} connections failed{first}")
+    });
+    Ok(Run {
+        report: r,
+        latency: None,
+        failure,
+    })
 }

@@ -1,4 +1,5 @@
-//! `netloop bench`: a load generator on plain mio, one loop per thread.
+//! `netloop bench`: a load generator on plain mio, one loop per thread,
+//! and the report of a `bench/compare.sh` run.
 //!
 //! Modes:
 //!
@@ -10,6 +11,9 @@
 //!   request it delayed (no coordinated omission, as in wrk2).
 //! - `stream`: every connection writes `--size`-byte chunks as fast as the
 //!   server takes them and reads the echo back: bulk throughput both ways.
+//!   One connection and 64 KiB writes unless `-c`/`-s` say otherwise: the
+//!   ping-pong defaults (50 connections, 64-byte messages) would measure
+//!   small writes, not a stream.
 //! - `connect`: `-c` workers each connect, echo one message and close, over
 //!   and over: connections per second.
 //! - `idle`: open `-c` connections, echo one message on each, and hold
@@ -18,16 +22,34 @@
 //! - `timers`, `refresh`: in-process netloop timer costs (1,000,000 timers
 //!   set and fired; 1,000,000 socket idle-timeout refreshes), to set beside
 //!   `bench/peers/node_timers.js`.
+//! - `report DIR`: the Markdown report (BENCHMARKS.md) from the JSON files
+//!   a `bench/compare.sh` run left in DIR.
 //!
-//! Every mode runs a warm-up, then measures for `--duration` seconds. With
-//! `--server-pid` the server's CPU time (utime + stime from
-//! `/proc/PID/stat`, all threads) over the measured window is divided by
-//! the work done. A progress bar is drawn on a terminal, plain lines
-//! otherwise; `--json` prints one JSON object on stdout for scripts.
+//! Every timed mode runs a warm-up, then measures for `--duration` (`10s`,
+//! `500ms`, `2m`; a bare number is seconds). `--host` may be a name: it is
+//! looked up once, before any connection, so the run measures the server
+//! and not the resolver. With `--server-pid` the server's CPU time
+//! (utime + stime from `/proc/PID/stat`, all threads) over the measured
+//! window is divided by the work done. A progress bar is drawn on a
+//! terminal, plain lines otherwise; the result is a table, or with
+//! `--json` one JSON object on stdout for scripts; `--hdr-log FILE` writes
+//! the latency histogram in HdrHistogram's interval log format.
+//!
+//! The exit status is non-zero when a connection or request failed or the
+//! server went away, after the report is printed: a run that lost
+//! connections measured something other than what was asked. When every
+//! connection is lost (or, in connect mode, connects are refused) the
+//! server is taken to have gone away: the run stops there and its rates
+//! are over the time the server was up.
 
 mod connect;
+mod duration;
+mod fields;
+mod hdr_log;
 mod idle;
+mod json;
 mod net;
+mod output;
 mod pingpong;
 mod procfs;
 mod progress;
@@ -35,29 +57,25 @@ mod report;
 mod stream;
 mod timers;
 
-use std::net::{IpAddr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 
-pub(crate) use report::Report;
+use output::{Origin, Report};
 
 /// What to measure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
-    /// Request/response over N connections (closed loop, or open loop with --rate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
     Pingpong,
-    /// Bulk throughput both ways.
     Stream,
-    /// Connect, echo one message, close: connections per second.
     Connect,
-    /// Open and hold N connections; the server's memory per connection.
     Idle,
-    /// 1,000,000 netloop timers set and fired (in-process, no server).
     Timers,
-    /// 1,000,000 netloop socket idle-timeout refreshes (in-process).
     Refresh,
 }
 
@@ -74,32 +92,58 @@ impl Mode {
     }
 }
 
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Debug)]
+#[command(subcommand_required = true, arg_required_else_help = true)]
 pub struct Args {
-    /// What to measure.
-    #[arg(value_enum)]
-    pub mode: Mode,
-    /// Server address (an IP literal).
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Request/response over N connections (closed loop, or open loop with --rate).
+    Pingpong(LoadArgs),
+    /// Bulk throughput both ways (one connection and 64 KiB writes by default).
+    Stream(LoadArgs),
+    /// Connect, echo one message, close: connections per second.
+    Connect(LoadArgs),
+    /// Open and hold N connections; the server's memory per connection.
+    Idle(LoadArgs),
+    /// 1,000,000 netloop timers set and fired (in-process, no server).
+    Timers(TimerArgs),
+    /// 1,000,000 netloop socket idle-timeout refreshes (in-process).
+    Refresh(TimerArgs),
+    /// The Markdown report (BENCHMARKS.md) of a bench/compare.sh results directory.
+    Report(report::Args),
+}
+
+/// The options of the modes that talk to a server.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct LoadArgs {
+    /// Server to connect to: an IP address, or a host name looked up once
+    /// before the run.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Server port.
+    /// Server port to connect to.
     #[arg(long, short = 'p', default_value_t = 7000)]
     pub port: u16,
-    /// Connections (pingpong, stream, idle) or concurrent connect workers (connect).
-    #[arg(long, short = 'c', default_value_t = 50)]
-    pub connections: usize,
-    /// Message size in bytes (the chunk size in stream mode).
-    #[arg(long, short = 's', default_value_t = 64)]
-    pub size: usize,
+    /// Connections (pingpong, stream, idle) or concurrent connect workers
+    /// (connect) [default: 50; stream: 1].
+    #[arg(long, short = 'c')]
+    pub connections: Option<usize>,
+    /// Message size in bytes; the size of each write in stream mode
+    /// [default: 64; stream: 65536].
+    #[arg(long, short = 's')]
+    pub size: Option<usize>,
     /// Requests in flight per connection (pingpong, closed loop).
     #[arg(long, default_value_t = 1)]
     pub pipeline: usize,
-    /// Seconds to measure.
-    #[arg(long, short = 'd', default_value_t = 10.0)]
-    pub duration: f64,
-    /// Seconds of warm-up before measuring.
-    #[arg(long, short = 'w', default_value_t = 2.0)]
-    pub warmup: f64,
+    /// How long to measure: 10s, 500ms, 2m (a bare number is seconds).
+    #[arg(long, short = 'd', default_value = "10s", value_parser = duration::parse)]
+    pub duration: Duration,
+    /// Warm-up before measuring (units as for --duration).
+    #[arg(long, short = 'w', default_value = "2s", value_parser = duration::parse)]
+    pub warmup: Duration,
     /// Load-generator threads, one mio loop each; connections are split
     /// between them.
     #[arg(long, short = 't', default_value_t = 1)]
@@ -119,16 +163,35 @@ pub struct Args {
     /// Idle mode: connects in flight at once while opening.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
-    /// Idle mode: seconds to hold the connections after measuring.
-    #[arg(long, default_value_t = 0.0)]
-    pub hold: f64,
-    /// Timers and refresh modes: how many.
+    /// Idle mode: how long to hold the connections after measuring (units
+    /// as for --duration).
+    #[arg(long, default_value = "0s", value_parser = duration::parse)]
+    pub hold: Duration,
+    /// Write the latency histogram (nanoseconds) to FILE in HdrHistogram's
+    /// interval log format (pingpong, connect).
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// The options of the in-process timer modes.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct TimerArgs {
+    /// How many timers (timers) or refreshes (refresh).
     #[arg(long, default_value_t = 1_000_000)]
     pub count: u64,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// How the result is shown.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct OutputArgs {
     /// A name for this run, copied into the report (e.g. the server's name).
     #[arg(long)]
     pub label: Option<String>,
-    /// Print one JSON object on stdout instead of the text report.
+    /// Print one JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
     /// No progress output.
@@ -137,7 +200,6 @@ pub struct Args {
 }
 
 /// Counters shared by the load-generator threads and the timeline thread.
-#[derive(Default)]
 pub(crate) struct Shared {
     /// Threads whose connections are up.
     pub ready: AtomicUsize,
@@ -151,17 +213,83 @@ pub(crate) struct Shared {
     pub requests: AtomicU64,
     /// Bytes received (stream mode).
     pub bytes: AtomicU64,
-    /// Failed connections or reads.
-    pub errors: AtomicU64,
+    /// Failed connections or requests, warm-up included.
+    errors: AtomicU64,
+    /// The first failure, with its address.
+    first_error: Mutex<Option<String>>,
+    /// Connections still up (pingpong, stream).
+    alive: AtomicUsize,
+    /// When the server went away, in nanoseconds since `epoch`; 0 while
+    /// it is up.
+    gone_ns: AtomicU64,
+    epoch: Instant,
 }
 
 impl Shared {
+    /// Counters for `connections` long-lived connections (0 in connect
+    /// mode, whose connections come and go).
+    pub(crate) fn new(connections: usize) -> Shared {
+        Shared {
+            ready: AtomicUsize::new(0),
+            go: AtomicBool::new(false),
+            measuring: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            first_error: Mutex::new(None),
+            alive: AtomicUsize::new(connections),
+            gone_ns: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
     pub(crate) fn measuring(&self) -> bool {
         self.measuring.load(Ordering::Relaxed)
     }
 
     pub(crate) fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// A connection or request failed; `what` says how, with the address.
+    pub(crate) fn fail(&self, what: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
+        first.get_or_insert(what);
+    }
+
+    /// A long-lived connection failed and is gone for good. When it was
+    /// the last one, the server has gone away: nothing is left to measure.
+    pub(crate) fn lost(&self, what: String) {
+        self.fail(what);
+        if self.alive.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.server_gone();
+        }
+    }
+
+    /// The server is gone (every connection lost, or a connect refused):
+    /// note when, and stop.
+    pub(crate) fn server_gone(&self) {
+        let now = (self.epoch.elapsed().as_nanos() as u64).max(1);
+        let _ = self
+            .gone_ns
+            .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
+        self.stop.store(true, Ordering::Release);
+    }
+
+    fn gone_at(&self) -> Option<Instant> {
+        match self.gone_ns.load(Ordering::Acquire) {
+            0 => None,
+            ns => Some(self.epoch + Duration::from_nanos(ns)),
+        }
+    }
+
+    fn first_error(&self) -> Option<String> {
+        self.first_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -172,8 +300,14 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
 
 /// The resolved settings every mode reads.
 pub(crate) struct Config {
-    pub args: Args,
+    pub mode: Mode,
+    pub args: LoadArgs,
+    /// The server, looked up once.
     pub addr: SocketAddr,
+    /// `--connections`, or the mode's default.
+    pub connections: usize,
+    /// `--size`, or the mode's default.
+    pub size: usize,
     pub sources: Vec<IpAddr>,
 }
 
@@ -189,63 +323,87 @@ impl Config {
     }
 }
 
-pub fn run(args: Args) -> netloop::Result<()> {
-    match run_inner(args) {
-        Ok(()) => Ok(()),
-        Err(e) => Err(netloop::Error::from(e)),
-    }
+/// What one mode's run produced.
+pub(crate) struct Run {
+    pub report: Report,
+    /// The latencies of the measured window, when the mode has them, with
+    /// when that window opened and how long it lasted.
+    pub latency: Option<(Histogram<u64>, SystemTime, Duration)>,
+    /// Why the run counts as failed (the exit status), in words.
+    pub failure: Option<String>,
 }
 
-fn run_inner(args: Args) -> std::io::Result<()> {
-    if let Err(e) = validate(&args) {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
-    }
-    // Load generators hold many sockets.
-    let _ = netloop::process::raise_fd_limit();
-    let report = match args.mode {
-        Mode::Timers => timers::run_timers(&args)?,
-        Mode::Refresh => timers::run_refresh(&args)?,
-        mode => {
-            let ip: IpAddr = args.host.parse().map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("--host must be an IP address, got {:?}", args.host),
-                )
-            })?;
-            let addr = SocketAddr::new(ip, args.port);
-            let n_sources = match (args.sources, mode) {
-                (0, Mode::Idle) => args.connections.div_ceil(25_000).max(1),
-                (0, _) => 0,
-                (n, _) => n,
-            };
-            let sources = source_addresses(ip, n_sources);
-            let cfg = Config {
-                args: args.clone(),
-                addr,
-                sources,
-            };
-            match mode {
-                Mode::Pingpong => pingpong::run(&cfg)?,
-                Mode::Stream => stream::run(&cfg)?,
-                Mode::Connect => connect::run(&cfg)?,
-                Mode::Idle => idle::run(&cfg)?,
-                Mode::Timers | Mode::Refresh => unreachable!("handled above"),
-            }
-        }
+pub fn run(args: Args) -> netloop::Result<()> {
+    let origin = Origin::now();
+    let result = match args.command {
+        Command::Pingpong(a) => load(Mode::Pingpong, a, &origin),
+        Command::Stream(a) => load(Mode::Stream, a, &origin),
+        Command::Connect(a) => load(Mode::Connect, a, &origin),
+        Command::Idle(a) => load(Mode::Idle, a, &origin),
+        Command::Timers(a) => timers::run_timers(&a).map(|r| print(&r, &a.out, &origin)),
+        Command::Refresh(a) => timers::run_refresh(&a).map(|r| print(&r, &a.out, &origin)),
+        Command::Report(a) => report::run(&a),
     };
-    if args.json {
-        println!("{}", report.to_json());
+    result.map_err(netloop::Error::from)
+}
+
+fn print(report: &Report, out: &OutputArgs, origin: &Origin) {
+    if out.json {
+        println!("{}", report.to_json(origin));
     } else {
         print!("{}", report.to_text());
     }
-    Ok(())
 }
 
-fn validate(args: &Args) -> Result<(), String> {
-    if args.connections == 0 {
+/// Run a mode against a server: settle the defaults, look the host up,
+/// measure, print, and fail (after printing) if the run lost anything.
+fn load(mode: Mode, args: LoadArgs, origin: &Origin) -> io::Result<()> {
+    let stream = mode == Mode::Stream;
+    let connections = args.connections.unwrap_or(if stream { 1 } else { 50 });
+    let size = args.size.unwrap_or(if stream { 64 * 1024 } else { 64 });
+    if let Err(e) = validate(mode, &args, connections, size) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, e));
+    }
+    // Load generators hold many sockets.
+    let _ = netloop::process::raise_fd_limit();
+    let addr = resolve(&args.host, args.port, args.out.quiet)?;
+    let n_sources = match (args.sources, mode) {
+        (0, Mode::Idle) => connections.div_ceil(25_000).max(1),
+        (0, _) => 0,
+        (n, _) => n,
+    };
+    let cfg = Config {
+        mode,
+        sources: source_addresses(addr.ip(), n_sources),
+        args,
+        addr,
+        connections,
+        size,
+    };
+    let mut run = match mode {
+        Mode::Pingpong => pingpong::run(&cfg)?,
+        Mode::Stream => stream::run(&cfg)?,
+        Mode::Connect => connect::run(&cfg)?,
+        Mode::Idle => idle::run(&cfg)?,
+        Mode::Timers | Mode::Refresh => unreachable!("timer modes need no server"),
+    };
+    if let (Some(path), Some((hist, started, window))) = (&cfg.args.hdr_log, &run.latency) {
+        hdr_log::write(path, hist, *started, *window, cfg.args.out.label.as_deref())
+            .map_err(|e| io::Error::new(e.kind(), format!("--hdr-log {}: {e}", path.display())))?;
+        run.report.str(fields::HDR_LOG, &path.display().to_string());
+    }
+    print(&run.report, &cfg.args.out, origin);
+    match run.failure {
+        Some(why) => Err(io::Error::other(why)),
+        None => Ok(()),
+    }
+}
+
+fn validate(mode: Mode, args: &LoadArgs, connections: usize, size: usize) -> Result<(), String> {
+    if connections == 0 {
         return Err("--connections must be at least 1".into());
     }
-    if args.size == 0 {
+    if size == 0 {
         return Err("--size must be at least 1".into());
     }
     if args.pipeline == 0 {
@@ -254,24 +412,81 @@ fn validate(args: &Args) -> Result<(), String> {
     if args.threads == 0 {
         return Err("--threads must be at least 1".into());
     }
-    if args.threads > args.connections {
+    if args.threads > connections {
         return Err("--threads must not exceed --connections".into());
     }
-    if !(args.duration > 0.0 && args.duration.is_finite()) {
-        return Err("--duration must be a positive number of seconds".into());
-    }
-    if !(args.warmup >= 0.0 && args.warmup.is_finite()) {
-        return Err("--warmup must be zero or more seconds".into());
+    if args.duration.is_zero() {
+        return Err("--duration must be more than zero".into());
     }
     if let Some(r) = args.rate {
         if !(r > 0.0 && r.is_finite()) {
             return Err("--rate must be a positive number of requests per second".into());
         }
-        if args.mode != Mode::Pingpong {
+        if mode != Mode::Pingpong {
             return Err("--rate applies to pingpong mode only".into());
         }
     }
+    if args.hdr_log.is_some() && !matches!(mode, Mode::Pingpong | Mode::Connect) {
+        return Err("--hdr-log needs latencies: pingpong or connect mode".into());
+    }
     Ok(())
+}
+
+/// The server's address, looked up once here so that no connection of the
+/// run waits for the resolver. A name with several addresses (`localhost`
+/// is often `::1` and `127.0.0.1`) is probed in the resolver's order and the
+/// first that accepts a connection is used, as Node's `net.connect` does
+/// with `autoSelectFamily`: a server listening on one family only is still
+/// found. An IP literal is used as given, without a probe.
+fn resolve(host: &str, port: u16, quiet: bool) -> io::Result<SocketAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let lookup_error =
+        |e: io::Error| io::Error::new(e.kind(), format!("lookup {host}: {}", net::os_message(&e)));
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for a in (host, port).to_socket_addrs().map_err(lookup_error)? {
+        if !addrs.contains(&a) {
+            addrs.push(a);
+        }
+    }
+    let chosen = match addrs.as_slice() {
+        [] => {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("lookup {host}: no addresses"),
+            ))
+        }
+        [one] => *one,
+        several => {
+            let mut failures = Vec::new();
+            let mut found = None;
+            for a in several {
+                // The probe is closed at once; the server sees one short
+                // connection before the run.
+                match TcpStream::connect_timeout(a, Duration::from_secs(2)) {
+                    Ok(_) => {
+                        found = Some(*a);
+                        break;
+                    }
+                    Err(e) => failures.push(net::describe("connect", *a, &e)),
+                }
+            }
+            match found {
+                Some(a) => a,
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionRefused,
+                        format!("{host}: {}", failures.join("; ")),
+                    ))
+                }
+            }
+        }
+    };
+    if !quiet {
+        eprintln!("{host} is {chosen}");
+    }
+    Ok(chosen)
 }
 
 /// `sources` addresses counting up from the server's loopback address
@@ -289,10 +504,18 @@ fn source_addresses(server: IpAddr, n: usize) -> Vec<IpAddr> {
 
 /// The numbers one measured window produced.
 pub(crate) struct Window {
+    /// When the window opened (for the latency log).
+    pub started: SystemTime,
+    /// The time the rates are over: the whole window, or the part of it
+    /// before the server went away.
     pub elapsed: Duration,
+    /// When the server went away, counted from the window's start.
+    pub server_gone: Option<Duration>,
     pub requests: u64,
     pub bytes: u64,
+    /// Failures over the whole run, warm-up included.
     pub errors: u64,
+    pub first_error: Option<String>,
     /// Server CPU microseconds over the window (with `--server-pid`).
     pub server_cpu_us: Option<f64>,
     /// Load-generator CPU microseconds over the window (this process).
@@ -301,32 +524,32 @@ pub(crate) struct Window {
 
 /// Drive a timed run: wait for every worker to connect, warm up, measure,
 /// stop. Returns the measured window; the workers are told to stop.
-pub(crate) fn timeline(
-    cfg: &Config,
-    shared: &Shared,
-    threads: usize,
-    what: &str,
-) -> std::io::Result<Window> {
+pub(crate) fn timeline(cfg: &Config, shared: &Shared, what: &str) -> io::Result<Window> {
     let args = &cfg.args;
+    let threads = args.threads;
     let deadline = Instant::now() + Duration::from_secs(30);
     while shared.ready.load(Ordering::Acquire) < threads {
         if shared.stopped() {
-            return Err(std::io::Error::other(
-                "a load-generator thread failed while connecting",
-            ));
+            return Err(io::Error::other(format!(
+                "connect {}: a load-generator thread failed while connecting",
+                cfg.addr
+            )));
         }
         if Instant::now() > deadline {
             shared.stop.store(true, Ordering::Release);
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connections not established within 30 s",
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "connect {}: connections not established within 30 s",
+                    cfg.addr
+                ),
             ));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     shared.go.store(true, Ordering::Release);
-    let mut bar = progress::Progress::new(args.quiet, what);
-    let warmup = Duration::from_secs_f64(args.warmup);
+    let mut bar = progress::Progress::new(args.out.quiet, what);
+    let warmup = args.warmup;
     let start = Instant::now();
     while start.elapsed() < warmup && !shared.stopped() {
         std::thread::sleep(Duration::from_millis(50).min(warmup.saturating_sub(start.elapsed())));
@@ -337,10 +560,10 @@ pub(crate) fn timeline(
     let self0 = procfs::cpu_us(std::process::id());
     let req0 = shared.requests.load(Ordering::Relaxed);
     let bytes0 = shared.bytes.load(Ordering::Relaxed);
-    let err0 = shared.errors.load(Ordering::Relaxed);
     shared.measuring.store(true, Ordering::Release);
     let t0 = Instant::now();
-    let duration = Duration::from_secs_f64(args.duration);
+    let started = SystemTime::now();
+    let duration = args.duration;
     let mut last = (t0, req0, bytes0);
     while t0.elapsed() < duration && !shared.stopped() {
         std::thread::sleep(Duration::from_millis(100).min(duration.saturating_sub(t0.elapsed())));
@@ -355,23 +578,72 @@ pub(crate) fn timeline(
             last = (now, req, bytes);
         }
     }
-    let elapsed = t0.elapsed();
+    let end = Instant::now();
     let requests = shared.requests.load(Ordering::Relaxed) - req0;
     let bytes = shared.bytes.load(Ordering::Relaxed) - bytes0;
-    let errors = shared.errors.load(Ordering::Relaxed) - err0;
     let cpu1 = pid.and_then(procfs::cpu_us);
     let self1 = procfs::cpu_us(std::process::id());
     shared.measuring.store(false, Ordering::Release);
     shared.stop.store(true, Ordering::Release);
     bar.finish();
+    let first_error = shared.first_error();
+    let gone = shared.gone_at().filter(|&g| g < end);
+    if let Some(g) = gone {
+        // Gone before the window opened, or before anything at all was
+        // done (a connect refused from the start): there are no figures.
+        let nothing = shared.requests.load(Ordering::Relaxed) == 0
+            && shared.bytes.load(Ordering::Relaxed) == 0;
+        let why = match (&first_error, nothing) {
+            (Some(e), true) => Some(e.clone()),
+            (None, true) => Some(format!("{} went away before anything was done", cfg.addr)),
+            (_, false) if g <= t0 => Some(format!(
+                "{} went away during the warm-up, {:.2} s in{}: nothing was measured",
+                cfg.addr,
+                g.duration_since(start).as_secs_f64(),
+                first_error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, why));
+        }
+    }
     Ok(Window {
-        elapsed,
+        started,
+        elapsed: gone.unwrap_or(end).duration_since(t0),
+        server_gone: gone.map(|g| g.duration_since(t0)),
         requests,
         bytes,
-        errors,
+        errors: shared.errors.load(Ordering::Relaxed),
+        first_error,
         server_cpu_us: cpu0.zip(cpu1).map(|(a, b)| b - a),
         client_cpu_us: self0.zip(self1).map(|(a, b)| b - a),
     })
+}
+
+/// Why a timed run failed, in words, or `None` if nothing did. `lost`
+/// says what failed and how many ("3 of 50 connections lost").
+pub(crate) fn failure(cfg: &Config, w: &Window, lost: &str) -> Option<String> {
+    let first = w
+        .first_error
+        .as_deref()
+        .map(|e| format!(" (first: {e})"))
+        .unwrap_or_default();
+    match w.server_gone {
+        Some(at) => {
+            let at = at.as_secs_f64();
+            Some(format!(
+                "{} went away {at:.2} s into the measured window: {lost}{first}; \
+                 the rates are over those {at:.2} s",
+                cfg.addr
+            ))
+        }
+        None if w.errors > 0 => Some(format!("{lost}{first}")),
+        None => None,
+    }
 }
 
 /// Split `total` into `parts` near-equal shares.
@@ -381,19 +653,18 @@ pub(crate) fn split(total: usize, parts: usize) -> Vec<usize> {
         .collect()
 }
 
+/// A load-generator thread's result: its latency histogram.
+type Worker = std::thread::JoinHandle<io::Result<Histogram<u64>>>;
+
 /// Spawn one worker per thread and gather their histograms.
-pub(crate) fn spawn_workers<F>(
-    cfg: &Config,
-    shared: &Arc<Shared>,
-    f: F,
-) -> Vec<std::thread::JoinHandle<std::io::Result<Histogram<u64>>>>
+pub(crate) fn spawn_workers<F>(cfg: &Config, shared: &Arc<Shared>, f: F) -> Vec<Worker>
 where
-    F: Fn(usize, usize, usize, &Shared) -> std::io::Result<Histogram<u64>> + Send + Sync + 'static,
+    F: Fn(usize, usize, usize, &Shared) -> io::Result<Histogram<u64>> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
     let mut first = 0;
     let mut handles = Vec::new();
-    for (t, n) in split(cfg.args.connections, cfg.args.threads)
+    for (t, n) in split(cfg.connections, cfg.args.threads)
         .into_iter()
         .enumerate()
     {
@@ -418,9 +689,7 @@ where
 }
 
 /// Join the workers and merge their histograms; the first error wins.
-pub(crate) fn join_workers(
-    handles: Vec<std::thread::JoinHandle<std::io::Result<Histogram<u64>>>>,
-) -> std::io::Result<Histogram<u64>> {
+pub(crate) fn join_workers(handles: Vec<Worker>) -> io::Result<Histogram<u64>> {
     let mut total = new_histogram();
     let mut first_err = None;
     for h in handles {
@@ -428,13 +697,13 @@ pub(crate) fn join_workers(
             Ok(Ok(hist)) => {
                 total
                     .add(&hist)
-                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+                    .map_err(|e| io::Error::other(format!("{e:?}")))?;
             }
             Ok(Err(e)) => {
                 first_err.get_or_insert(e);
             }
             Err(_) => {
-                first_err.get_or_insert(std::io::Error::other("a load-generator thread panicked"));
+                first_err.get_or_insert(io::Error::other("a load-generator thread panicked"));
             }
         }
     }
@@ -448,21 +717,30 @@ pub(crate) fn join_workers(
 pub(crate) fn base_report(cfg: &Config, w: &Window) -> Report {
     let a = &cfg.args;
     let mut r = Report::new();
-    r.str("mode", a.mode.name());
-    if let Some(l) = &a.label {
-        r.str("label", l);
+    r.str(fields::MODE, cfg.mode.name());
+    if let Some(l) = &a.out.label {
+        r.str(fields::LABEL, l);
     }
-    r.str("server", &cfg.addr.to_string());
-    r.int("connections", a.connections as u64);
-    r.int("size", a.size as u64);
-    r.int("threads", a.threads as u64);
-    r.float("duration_s", w.elapsed.as_secs_f64());
-    r.int("errors", w.errors);
+    if a.host.parse::<IpAddr>().is_err() {
+        r.str(fields::HOST, &a.host);
+    }
+    r.str(fields::SERVER, &cfg.addr.to_string());
+    r.int(fields::CONNECTIONS, cfg.connections as u64);
+    r.int(fields::SIZE, cfg.size as u64);
+    r.int(fields::THREADS, a.threads as u64);
+    r.float(fields::DURATION_S, w.elapsed.as_secs_f64());
+    if let Some(at) = w.server_gone {
+        r.float(fields::SERVER_GONE_S, at.as_secs_f64());
+    }
+    r.int(fields::ERRORS, w.errors);
+    if let Some(e) = &w.first_error {
+        r.str(fields::FIRST_ERROR, e);
+    }
     if let Some(pid) = a.server_pid {
-        r.int("server_pid", u64::from(pid));
+        r.int(fields::SERVER_PID, u64::from(pid));
     }
     if let Some(c) = w.client_cpu_us {
-        r.float("client_cpu_s", c / 1e6);
+        r.float(fields::CLIENT_CPU_S, c / 1e6);
     }
     r
 }
@@ -472,14 +750,48 @@ pub(crate) fn latency_fields(r: &mut Report, h: &Histogram<u64>) {
     if h.is_empty() {
         return;
     }
-    for (name, q) in [
-        ("p50_us", 0.5),
-        ("p90_us", 0.9),
-        ("p99_us", 0.99),
-        ("p999_us", 0.999),
+    for (field, q) in [
+        (fields::P50_US, 0.5),
+        (fields::P90_US, 0.9),
+        (fields::P99_US, 0.99),
+        (fields::P999_US, 0.999),
     ] {
-        r.float(name, h.value_at_quantile(q) as f64 / 1e3);
+        r.float(field, h.value_at_quantile(q) as f64 / 1e3);
     }
-    r.float("max_us", h.max() as f64 / 1e3);
-    r.float("mean_us", h.mean() / 1e3);
+    r.float(fields::MAX_US, h.max() as f64 / 1e3);
+    r.float(fields::MEAN_US, h.mean() / 1e3);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_literals_are_used_as_given() {
+        let a = resolve("127.0.0.1", 7000, true).unwrap();
+        assert_eq!(a, "127.0.0.1:7000".parse().unwrap());
+        let a = resolve("::1", 7000, true).unwrap();
+        assert_eq!(a, "[::1]:7000".parse().unwrap());
+    }
+
+    #[test]
+    fn an_unresolvable_name_says_which() {
+        let e = resolve("no.way.you.will.resolve.this.invalid", 7000, true).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("lookup no.way.you.will.resolve.this.invalid: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_lost_last_connection_means_the_server_went_away() {
+        let shared = Shared::new(2);
+        shared.lost("read 127.0.0.1:1: first".into());
+        assert!(shared.gone_at().is_none() && !shared.stopped());
+        shared.lost("read 127.0.0.1:1: second".into());
+        assert!(shared.gone_at().is_some() && shared.stopped());
+        assert_eq!(shared.errors.load(Ordering::Relaxed), 2);
+        assert_eq!(shared.first_error().unwrap(), "read 127.0.0.1:1: first");
+    }
 }

@@ -1,5 +1,6 @@
 //! Client sockets for the load generator: non-blocking connects through
-//! socket2, handed to mio.
+//! socket2, handed to mio; and error messages that name the address
+//! (`connect 127.0.0.1:7000: Connection refused`).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -87,4 +88,52 @@ pub(crate) fn write_owed(s: &mut TcpStream, payload: &[u8], owed: usize) -> io::
         }
     }
     Ok(done)
+}
+
+/// `OP ADDR: what the OS said`, as in `connect 127.0.0.1:7000: Connection
+/// refused`: the operation and the peer first, so a failure on a machine
+/// running several servers says which one failed.
+pub(crate) fn describe(op: &str, addr: SocketAddr, e: &io::Error) -> String {
+    format!("{op} {addr}: {}", os_message(e))
+}
+
+/// [`describe`] as an `io::Error` of the same kind.
+pub(crate) fn error(op: &str, addr: SocketAddr, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), describe(op, addr, &e))
+}
+
+/// The OS's words for an error without std's ` (os error 111)` suffix,
+/// which repeats the errno the words already name.
+pub(crate) fn os_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .unwrap_or(&text)
+            .to_owned(),
+        None => text,
+    }
+}
+
+/// What a connection that ended before it should have says: the server
+/// closed it.
+pub(crate) fn closed(addr: SocketAddr) -> String {
+    format!("read {addr}: the server closed the connection")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_operation_and_the_address() {
+        let addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(
+            describe("connect", addr, &refused),
+            "connect 127.0.0.1:7000: Connection refused"
+        );
+        let e = error("read", addr, io::Error::other("boom"));
+        assert_eq!(e.to_string(), "read 127.0.0.1:7000: boom");
+    }
 }

@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
 use super::net;
-use super::{Config, Report, Shared};
+use super::{fields, Config, Run, Shared};
 
 struct Conn {
     stream: mio::net::TcpStream,
@@ -29,16 +29,14 @@ struct Conn {
     dead: bool,
 }
 
-pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
-    let shared = Arc::new(Shared::default());
+pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
+    let shared = Arc::new(Shared::new(cfg.connections));
     let addr = cfg.addr;
-    let size = cfg.args.size;
+    let size = cfg.size;
     let pipeline = cfg.args.pipeline;
     let threads = cfg.args.threads;
     let rate = cfg.args.rate.map(|r| r / threads as f64);
-    let sources: Vec<_> = (0..cfg.args.connections)
-        .map(|i| cfg.source_for(i))
-        .collect();
+    let sources: Vec<_> = (0..cfg.connections).map(|i| cfg.source_for(i)).collect();
     let handles = super::spawn_workers(cfg, &shared, move |_, first, n, shared| {
         worker(
             addr,
@@ -54,25 +52,33 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
     } else {
         "pingpong"
     };
-    let window = super::timeline(cfg, &shared, threads, what);
+    let window = super::timeline(cfg, &shared, what);
     shared.stop.store(true, Ordering::Release);
     let hist = super::join_workers(handles)?;
     let w = window?;
     let mut r = super::base_report(cfg, &w);
-    r.int("pipeline", pipeline as u64);
+    r.int(fields::PIPELINE, pipeline as u64);
     if let Some(rate) = cfg.args.rate {
-        r.float("target_rps", rate);
+        r.float(fields::TARGET_RPS, rate);
     }
-    r.int("requests", w.requests);
+    r.int(fields::REQUESTS, w.requests);
     let rps = w.requests as f64 / w.elapsed.as_secs_f64();
-    r.float("rps", rps);
+    r.float(fields::RPS, rps);
     super::latency_fields(&mut r, &hist);
     if let Some(cpu) = w.server_cpu_us {
-        r.float("server_cpu_s", cpu / 1e6);
-        r.float("server_cpu_us_per_req", cpu / w.requests.max(1) as f64);
-        r.float("server_cpu_util", cpu / 1e6 / w.elapsed.as_secs_f64());
+        r.float(fields::SERVER_CPU_S, cpu / 1e6);
+        r.float(
+            fields::SERVER_CPU_US_PER_REQ,
+            cpu / w.requests.max(1) as f64,
+        );
+        r.float(fields::SERVER_CPU_UTIL, cpu / 1e6 / w.elapsed.as_secs_f64());
     }
-    Ok(r)
+    let lost = format!("{} of {} connections lost", w.errors, cfg.connections);
+    Ok(Run {
+        report: r,
+        failure: super::failure(cfg, &w, &lost),
+        latency: Some((hist, w.started, w.elapsed)),
+    })
 }
 
 fn worker(
@@ -88,7 +94,7 @@ fn worker(
     let mut events = Events::with_capacity(1024);
     let mut conns = Vec::with_capacity(sources.len());
     for (i, src) in sources.iter().enumerate() {
-        let mut stream = net::connect(addr, *src)?;
+        let mut stream = net::connect(addr, *src).map_err(|e| net::error("connect", addr, e))?;
         poll.registry().register(
             &mut stream,
             Token(i),
@@ -110,7 +116,10 @@ fn worker(
         if shared.stopped() || Instant::now() > deadline {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("{up} of {} connections established", conns.len()),
+                format!(
+                    "connect {addr}: {up} of {} connections established within 20 s",
+                    conns.len()
+                ),
             ));
         }
         poll.poll(&mut events, Some(Duration::from_millis(50)))?;
@@ -118,7 +127,7 @@ fn worker(
             let c = &mut conns[ev.token().0];
             if !c.connected
                 && (ev.is_writable() || ev.is_error())
-                && net::finish_connect(&c.stream)?
+                && net::finish_connect(&c.stream).map_err(|e| net::error("connect", addr, e))?
             {
                 c.connected = true;
                 up += 1;
@@ -165,7 +174,7 @@ fn worker(
                         if c.owed == size {
                             match net::write_owed(&mut c.stream, &payload, c.owed) {
                                 Ok(k) => c.owed -= k,
-                                Err(_) => kill(c, shared),
+                                Err(e) => kill(c, shared, net::describe("write", addr, &e)),
                             }
                         }
                     }
@@ -193,8 +202,8 @@ fn worker(
             if ev.is_writable() && c.owed > 0 {
                 match net::write_owed(&mut c.stream, &payload, c.owed) {
                     Ok(k) => c.owed -= k,
-                    Err(_) => {
-                        kill(c, shared);
+                    Err(e) => {
+                        kill(c, shared, net::describe("write", addr, &e));
                         continue;
                     }
                 }
@@ -204,8 +213,8 @@ fn worker(
             }
             let (got, closed) = match net::read_all(&mut c.stream, &mut buf) {
                 Ok(x) => x,
-                Err(_) => {
-                    kill(c, shared);
+                Err(e) => {
+                    kill(c, shared, net::describe("read", addr, &e));
                     continue;
                 }
             };
@@ -230,8 +239,8 @@ fn worker(
                     if was_idle {
                         match net::write_owed(&mut c.stream, &payload, c.owed) {
                             Ok(k) => c.owed -= k,
-                            Err(_) => {
-                                kill(c, shared);
+                            Err(e) => {
+                                kill(c, shared, net::describe("write", addr, &e));
                                 continue;
                             }
                         }
@@ -239,7 +248,7 @@ fn worker(
                 }
             }
             if closed {
-                kill(c, shared);
+                kill(c, shared, net::closed(addr));
             }
         }
         if completed > 0 {
@@ -249,9 +258,10 @@ fn worker(
     Ok(hist)
 }
 
-fn kill(c: &mut Conn, shared: &Shared) {
+/// A connection failed: it sends no more, and counts as lost.
+fn kill(c: &mut Conn, shared: &Shared, why: String) {
     if !c.dead {
         c.dead = true;
-        shared.errors.fetch_add(1, Ordering::Relaxed);
+        shared.lost(why);
     }
 }

@@ -11,33 +11,36 @@ use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
 use super::net;
-use super::{Config, Report, Shared};
+use super::{fields, Config, Run, Shared};
 
-pub(crate) fn run(cfg: &Config) -> std::io::Result<Report> {
-    let shared = Arc::new(Shared::default());
+pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
+    let shared = Arc::new(Shared::new(cfg.connections));
     let addr = cfg.addr;
-    let size = cfg.args.size;
-    let sources: Vec<_> = (0..cfg.args.connections)
-        .map(|i| cfg.source_for(i))
-        .collect();
+    let size = cfg.size;
+    let sources: Vec<_> = (0..cfg.connections).map(|i| cfg.source_for(i)).collect();
     let handles = super::spawn_workers(cfg, &shared, move |_, first, n, shared| {
         worker(addr, &sources[first..first + n], size, shared)
     });
-    let window = super::timeline(cfg, &shared, cfg.args.threads, "stream");
+    let window = super::timeline(cfg, &shared, "stream");
     shared.stop.store(true, Ordering::Release);
     super::join_workers(handles)?;
     let w = window?;
     let mut r = super::base_report(cfg, &w);
     let secs = w.elapsed.as_secs_f64();
     let mb = w.bytes as f64 / 1e6;
-    r.int("bytes", w.bytes);
-    r.float("mb_s", mb / secs);
+    r.int(fields::BYTES, w.bytes);
+    r.float(fields::MB_S, mb / secs);
     if let Some(cpu) = w.server_cpu_us {
-        r.float("server_cpu_s", cpu / 1e6);
-        r.float("server_cpu_us_per_mb", cpu / mb.max(1e-9));
-        r.float("server_cpu_util", cpu / 1e6 / secs);
+        r.float(fields::SERVER_CPU_S, cpu / 1e6);
+        r.float(fields::SERVER_CPU_US_PER_MB, cpu / mb.max(1e-9));
+        r.float(fields::SERVER_CPU_UTIL, cpu / 1e6 / secs);
     }
-    Ok(r)
+    let lost = format!("{} of {} connections lost", w.errors, cfg.connections);
+    Ok(Run {
+        report: r,
+        failure: super::failure(cfg, &w, &lost),
+        latency: None,
+    })
 }
 
 fn worker(
@@ -50,7 +53,7 @@ fn worker(
     let mut events = Events::with_capacity(256);
     let mut conns = Vec::with_capacity(sources.len());
     for (i, src) in sources.iter().enumerate() {
-        let mut s = net::connect(addr, *src)?;
+        let mut s = net::connect(addr, *src).map_err(|e| net::error("connect", addr, e))?;
         poll.registry()
             .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
         conns.push((s, false, false));
@@ -61,13 +64,16 @@ fn worker(
         if shared.stopped() || Instant::now() > deadline {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                "stream connections not established",
+                format!(
+                    "connect {addr}: {up} of {} connections established within 20 s",
+                    conns.len()
+                ),
             ));
         }
         poll.poll(&mut events, Some(Duration::from_millis(50)))?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
-            if !c.1 && net::finish_connect(&c.0)? {
+            if !c.1 && net::finish_connect(&c.0).map_err(|e| net::error("connect", addr, e))? {
                 c.1 = true;
                 up += 1;
             }
@@ -95,21 +101,29 @@ fn worker(
             }
             let mut exhausted = false;
             for _ in 0..TURNS {
-                let (n, closed, drained) = read_some(s, &mut buf).unwrap_or((0, true, true));
+                let (n, closed, drained) = match read_some(s, &mut buf) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        *dead = true;
+                        shared.lost(net::describe("read", addr, &e));
+                        exhausted = true;
+                        break;
+                    }
+                };
                 if n > 0 {
                     shared.bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
                 if closed {
                     *dead = true;
-                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                    shared.lost(net::closed(addr));
                     exhausted = true;
                     break;
                 }
                 let w = match net::write_owed(s, &payload, payload.len() * 4) {
                     Ok(w) => w,
-                    Err(_) => {
+                    Err(e) => {
                         *dead = true;
-                        shared.errors.fetch_add(1, Ordering::Relaxed);
+                        shared.lost(net::describe("write", addr, &e));
                         exhausted = true;
                         break;
                     }

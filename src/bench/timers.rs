@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 use netloop::net::{self, Socket};
 use netloop::timers;
 
+use super::output::Report;
 use super::procfs;
-use super::{Args, Report};
+use super::{fields, Mode, TimerArgs};
 
 fn to_io(e: netloop::Error) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-pub(crate) fn run_timers(args: &Args) -> std::io::Result<Report> {
+pub(crate) fn run_timers(args: &TimerArgs) -> std::io::Result<Report> {
     let count = args.count;
     let fired = Rc::new(Cell::new(0u64));
     let last_fired = Rc::new(Cell::new(None::<Instant>));
@@ -54,19 +55,22 @@ pub(crate) fn run_timers(args: &Args) -> std::io::Result<Report> {
         .duration_since(t0);
     let cpu1 = procfs::thread_cpu_ns();
     let mut r = Report::new();
-    r.str("mode", "timers");
-    r.str("label", args.label.as_deref().unwrap_or("netloop"));
-    r.int("count", count);
-    r.int("fired", fired.get());
-    r.float("set_ms", set_time.get().as_secs_f64() * 1e3);
-    r.float("total_ms", total.as_secs_f64() * 1e3);
+    r.str(fields::MODE, Mode::Timers.name());
+    r.str(
+        fields::LABEL,
+        args.out.label.as_deref().unwrap_or("netloop"),
+    );
+    r.int(fields::COUNT, count);
+    r.int(fields::FIRED, fired.get());
+    r.float(fields::SET_MS, set_time.get().as_secs_f64() * 1e3);
+    r.float(fields::TOTAL_MS, total.as_secs_f64() * 1e3);
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
-        r.float("cpu_ms", (b - a) as f64 / 1e6);
+        r.float(fields::CPU_MS, (b - a) as f64 / 1e6);
     }
     Ok(r)
 }
 
-pub(crate) fn run_refresh(args: &Args) -> std::io::Result<Report> {
+pub(crate) fn run_refresh(args: &TimerArgs) -> std::io::Result<Report> {
     let count = args.count;
     let results = Rc::new(Cell::new((Duration::ZERO, Duration::ZERO)));
     let out = Rc::clone(&results);
@@ -102,17 +106,23 @@ pub(crate) fn run_refresh(args: &Args) -> std::io::Result<Report> {
     .map_err(to_io)?;
     let (set_timeout, refresh) = results.get();
     let mut r = Report::new();
-    r.str("mode", "refresh");
-    r.str("label", args.label.as_deref().unwrap_or("netloop"));
-    r.int("count", count);
-    r.float("socket_set_timeout_ms", set_timeout.as_secs_f64() * 1e3);
+    r.str(fields::MODE, Mode::Refresh.name());
+    r.str(
+        fields::LABEL,
+        args.out.label.as_deref().unwrap_or("netloop"),
+    );
+    r.int(fields::COUNT, count);
     r.float(
-        "socket_set_timeout_ns_per_op",
+        fields::SOCKET_SET_TIMEOUT_MS,
+        set_timeout.as_secs_f64() * 1e3,
+    );
+    r.float(
+        fields::SOCKET_SET_TIMEOUT_NS_PER_OP,
         set_timeout.as_secs_f64() * 1e9 / count.max(1) as f64,
     );
-    r.float("timer_refresh_ms", refresh.as_secs_f64() * 1e3);
+    r.float(fields::TIMER_REFRESH_MS, refresh.as_secs_f64() * 1e3);
     r.float(
-        "timer_refresh_ns_per_op",
+        fields::TIMER_REFRESH_NS_PER_OP,
         refresh.as_secs_f64() * 1e9 / count.max(1) as f64,
     );
     Ok(r)

@@ -1,0 +1,144 @@
+//! Every figure a run reports, defined once: its JSON name (what scripts
+//! and `netloop bench report` read back), and the label and unit of the
+//! human-readable table. The writer (`output.rs`) and the reader
+//! (`report.rs`) both name fields through these constants, so a renamed
+//! field cannot leave the report reading a name nobody writes.
+
+/// How a value is shown in the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unit {
+    /// A count (thousands separated in the table).
+    Plain,
+    /// A name, an address or an id, shown as it is.
+    Text,
+    /// A number followed by this unit: "µs", "req/s".
+    Suffix(&'static str),
+    /// A fraction shown as a percentage (0.985 is "98.5%").
+    Percent,
+}
+
+/// One named figure.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Field {
+    /// The JSON name.
+    pub key: &'static str,
+    /// The table's label.
+    pub label: &'static str,
+    pub unit: Unit,
+}
+
+const fn field(key: &'static str, label: &'static str, unit: Unit) -> Field {
+    Field { key, label, unit }
+}
+
+const fn plain(key: &'static str, label: &'static str) -> Field {
+    field(key, label, Unit::Plain)
+}
+
+const fn text(key: &'static str, label: &'static str) -> Field {
+    field(key, label, Unit::Text)
+}
+
+const fn with(key: &'static str, label: &'static str, unit: &'static str) -> Field {
+    field(key, label, Unit::Suffix(unit))
+}
+
+// What every JSON object starts with (not in the table).
+
+/// Bumped when a field changes meaning or goes away (adding one does not).
+pub(crate) const FORMAT_VERSION: Field = text("format_version", "format version");
+/// When the run started, RFC 3339 in UTC.
+pub(crate) const TIMESTAMP: Field = text("timestamp", "started");
+/// The command line, one string per argument.
+pub(crate) const COMMAND: Field = text("command", "command");
+
+// What was run.
+
+pub(crate) const MODE: Field = text("mode", "mode");
+pub(crate) const LABEL: Field = text("label", "label");
+/// `--host` as given, when it was a name rather than an address.
+pub(crate) const HOST: Field = text("host", "host");
+/// The address connected to.
+pub(crate) const SERVER: Field = text("server", "server");
+pub(crate) const CONNECTIONS: Field = plain("connections", "connections");
+pub(crate) const SIZE: Field = with("size", "message size", "B");
+pub(crate) const THREADS: Field = plain("threads", "threads");
+pub(crate) const PIPELINE: Field = plain("pipeline", "pipeline");
+pub(crate) const TARGET_RPS: Field = with("target_rps", "target rate", "req/s");
+pub(crate) const SOURCES: Field = plain("sources", "source addresses");
+pub(crate) const SERVER_PID: Field = text("server_pid", "server pid");
+
+// How it went.
+
+/// The seconds the rates are computed over: the measured window, or the
+/// part of it before the server went away.
+pub(crate) const DURATION_S: Field = with("duration_s", "measured", "s");
+/// Seconds into the measured window when the server went away.
+pub(crate) const SERVER_GONE_S: Field = with("server_gone_s", "server went away after", "s");
+/// Failed connections or requests, warm-up included.
+pub(crate) const ERRORS: Field = plain("errors", "errors");
+pub(crate) const FIRST_ERROR: Field = text("first_error", "first error");
+pub(crate) const CLIENT_CPU_S: Field = with("client_cpu_s", "generator CPU", "s");
+pub(crate) const HDR_LOG: Field = text("hdr_log", "latency log");
+
+// Ping-pong.
+
+pub(crate) const REQUESTS: Field = plain("requests", "requests");
+pub(crate) const RPS: Field = with("rps", "throughput", "req/s");
+pub(crate) const P50_US: Field = with("p50_us", "latency p50", "µs");
+pub(crate) const P90_US: Field = with("p90_us", "latency p90", "µs");
+pub(crate) const P99_US: Field = with("p99_us", "latency p99", "µs");
+pub(crate) const P999_US: Field = with("p999_us", "latency p99.9", "µs");
+pub(crate) const MAX_US: Field = with("max_us", "latency max", "µs");
+pub(crate) const MEAN_US: Field = with("mean_us", "latency mean", "µs");
+pub(crate) const SERVER_CPU_S: Field = with("server_cpu_s", "server CPU", "s");
+pub(crate) const SERVER_CPU_UTIL: Field = field("server_cpu_util", "server CPU use", Unit::Percent);
+pub(crate) const SERVER_CPU_US_PER_REQ: Field =
+    with("server_cpu_us_per_req", "server CPU per request", "µs");
+
+// Stream.
+
+pub(crate) const BYTES: Field = with("bytes", "echoed", "B");
+pub(crate) const MB_S: Field = with("mb_s", "throughput", "MB/s");
+pub(crate) const SERVER_CPU_US_PER_MB: Field =
+    with("server_cpu_us_per_mb", "server CPU per MB", "µs");
+
+// Connect and idle.
+
+pub(crate) const CONNECTS: Field = plain("connects", "connections made");
+pub(crate) const CONNS_S: Field = with("conns_s", "connection rate", "conns/s");
+pub(crate) const SERVER_CPU_US_PER_CONN: Field =
+    with("server_cpu_us_per_conn", "server CPU per connection", "µs");
+pub(crate) const ESTABLISHED: Field = plain("established", "established");
+pub(crate) const OPEN_S: Field = with("open_s", "time to open all", "s");
+pub(crate) const SERVER_RSS_BEFORE_KIB: Field =
+    with("server_rss_before_kib", "server RSS before", "KiB");
+pub(crate) const SERVER_RSS_AFTER_KIB: Field =
+    with("server_rss_after_kib", "server RSS after", "KiB");
+pub(crate) const SERVER_RSS_AFTER_CLOSE_KIB: Field = with(
+    "server_rss_after_close_kib",
+    "server RSS after close",
+    "KiB",
+);
+pub(crate) const IDLE_KIB_PER_CONN: Field =
+    with("idle_kib_per_conn", "server RSS per connection", "KiB");
+pub(crate) const IDLE_ANON_KIB_PER_CONN: Field = with(
+    "idle_anon_kib_per_conn",
+    "server anon memory per connection",
+    "KiB",
+);
+
+// Timers and refresh (bench/peers/node_timers.js writes the same names).
+
+pub(crate) const COUNT: Field = plain("count", "count");
+pub(crate) const FIRED: Field = plain("fired", "fired");
+pub(crate) const SET_MS: Field = with("set_ms", "set all", "ms");
+pub(crate) const TOTAL_MS: Field = with("total_ms", "set and fire all", "ms");
+pub(crate) const CPU_MS: Field = with("cpu_ms", "CPU", "ms");
+pub(crate) const SOCKET_SET_TIMEOUT_MS: Field =
+    with("socket_set_timeout_ms", "socket.setTimeout, all", "ms");
+pub(crate) const SOCKET_SET_TIMEOUT_NS_PER_OP: Field =
+    with("socket_set_timeout_ns_per_op", "socket.setTimeout", "ns/op");
+pub(crate) const TIMER_REFRESH_MS: Field = with("timer_refresh_ms", "timeout.refresh(), all", "ms");
+pub(crate) const TIMER_REFRESH_NS_PER_OP: Field =
+    with("timer_refresh_ns_per_op", "timeout.refresh()", "ns/op");
