@@ -17,12 +17,18 @@
 //! Try `printf 'hel' | nc -q 5 127.0.0.1 7001` against a second client:
 //! the room sees nothing until the line ends, and `hel` arrives whole when
 //! the sender hangs up (the last line, delivered at `end`).
+//!
+//! Ctrl-C (SIGINT) shuts the room down gracefully: the server stops
+//! accepting, every client is told and ended, and the process exits once
+//! the last one has gone (a second Ctrl-C exits at once: the listener is
+//! removed after the first, which gives SIGINT its default action back).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use netloop::framing::{self, LineOptions, Lines};
 use netloop::net::{self, Socket};
+use netloop::signals::{self, Signal};
 
 fn main() -> netloop::Result<()> {
     netloop::run(|| {
@@ -60,6 +66,21 @@ fn main() -> netloop::Result<()> {
         });
         server.listen(7001, "127.0.0.1")?;
         println!("chat server on 127.0.0.1:7001");
+
+        // Node: `process.on('SIGINT', ..)`. The listener does not keep the
+        // loop alive; the server and the clients do, until they are gone.
+        let id = Rc::new(Cell::new(None));
+        let me = Rc::clone(&id);
+        id.set(Some(signals::on(Signal::INT, move |_| {
+            println!("shutting down");
+            server.close();
+            for client in clients.borrow().iter() {
+                client.end_with("server shutting down\n");
+            }
+            if let Some(id) = me.take() {
+                signals::off(id);
+            }
+        })?));
         Ok(())
     })
 }
