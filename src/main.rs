@@ -33,7 +33,8 @@ enum Command {
     Echo(echo::Args),
     /// A netcat: connect (or listen with -l) and copy stdin/stdout.
     Nc(nc::Args),
-    /// A load generator: pingpong, stream, connect, idle (and timer costs).
+    /// A load generator: pingpong, stream, connect, idle (and timer costs), and
+    /// misbehaving clients for stress tests: slowread, halfopen, rst.
     Bench(bench::Args),
 }
 

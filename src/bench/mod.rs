@@ -15,6 +15,10 @@
 //! - `idle`: open `-c` connections, echo one message on each, and hold
 //!   them; with `--server-pid` it reports the server's RSS growth per
 //!   connection.
+//! - `slowread`, `halfopen`, `rst`: misbehaving clients for
+//!   `scripts/stress.sh` (see `attack.rs`): writers that never read, FINs
+//!   held open, resets mid-stream; with `--server-pid` they report the
+//!   server's memory and descriptors before, at the peak and after.
 //! - `timers`, `refresh`: in-process netloop timer costs (1,000,000 timers
 //!   set and fired; 1,000,000 socket idle-timeout refreshes), to set beside
 //!   `bench/peers/node_timers.js`.
@@ -25,6 +29,7 @@
 //! the work done. A progress bar is drawn on a terminal, plain lines
 //! otherwise; `--json` prints one JSON object on stdout for scripts.
 
+mod attack;
 mod connect;
 mod idle;
 mod net;
@@ -55,6 +60,12 @@ pub enum Mode {
     Connect,
     /// Open and hold N connections; the server's memory per connection.
     Idle,
+    /// Attack: write without ever reading; the server's memory must stay bounded.
+    Slowread,
+    /// Attack: send, FIN, hold without reading; the server must close its side.
+    Halfopen,
+    /// Attack: connect, write, reset as the echo starts, over and over.
+    Rst,
     /// 1,000,000 netloop timers set and fired (in-process, no server).
     Timers,
     /// 1,000,000 netloop socket idle-timeout refreshes (in-process).
@@ -68,6 +79,9 @@ impl Mode {
             Mode::Stream => "stream",
             Mode::Connect => "connect",
             Mode::Idle => "idle",
+            Mode::Slowread => "slowread",
+            Mode::Halfopen => "halfopen",
+            Mode::Rst => "rst",
             Mode::Timers => "timers",
             Mode::Refresh => "refresh",
         }
@@ -229,6 +243,9 @@ fn run_inner(args: Args) -> std::io::Result<()> {
                 Mode::Stream => stream::run(&cfg)?,
                 Mode::Connect => connect::run(&cfg)?,
                 Mode::Idle => idle::run(&cfg)?,
+                Mode::Slowread => attack::slow_reader(&cfg)?,
+                Mode::Halfopen => attack::half_open(&cfg)?,
+                Mode::Rst => attack::reset_mid_stream(&cfg)?,
                 Mode::Timers | Mode::Refresh => unreachable!("handled above"),
             }
         }

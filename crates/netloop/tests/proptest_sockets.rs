@@ -390,7 +390,7 @@ fn run_case(case: &Case) -> Vec<(Tracked, Tracked)> {
     let steps = Rc::new(case.steps.clone());
     let tr = tracks.clone();
     netloop::run(move || {
-        let _guard = util::guard_secs("a socket property case", 30);
+        let _guard = util::guard_secs("a socket property case", 120);
         let n = specs.len();
         // Slots filled as each pair comes up; the steps start once every
         // client has connected and every server accepted.
