@@ -34,7 +34,8 @@ enum Command {
     Echo(echo::Args),
     /// A netcat: connect (or listen with -l) and copy stdin/stdout.
     Nc(nc::Args),
-    /// A load generator (pingpong, stream, connect, idle, timer costs) and
+    /// A load generator (pingpong, stream, connect, idle, timer costs),
+    /// misbehaving clients for stress tests (slowread, halfopen, rst), and
     /// the report of a bench/compare.sh run.
     Bench(bench::Args),
 }

@@ -171,6 +171,42 @@ fn idle_holds_every_connection_and_reads_the_servers_memory() {
 }
 
 #[test]
+fn attacks_run_and_the_server_survives_them() {
+    // The misbehaving clients of scripts/stress.sh, briefly: each one
+    // completes, and the echo server is still up afterwards.
+    let (server, port) = echo_server();
+    let pid = server.0.id().to_string();
+    let port = port.to_string();
+    let common = |mode: &'static str, conns: &'static str| {
+        let args = [
+            mode,
+            "-p",
+            &port,
+            "-c",
+            conns,
+            "-d",
+            "0.3",
+            "--server-pid",
+            &pid,
+        ];
+        bench(&args)
+    };
+    let slow = common("slowread", "2");
+    assert!(int(&slow, "bytes_sent") > 0, "{slow}");
+    assert_eq!(int(&slow, "errors"), 0, "{slow}");
+    assert_eq!(int(&slow, "server_alive"), 1, "{slow}");
+
+    let half = common("halfopen", "10");
+    assert_eq!(int(&half, "errors"), 0, "{half}");
+    assert_eq!(int(&half, "server_alive"), 1, "{half}");
+    assert!(half.contains("\"server_closed_while_held\": "), "{half}");
+
+    let rst = common("rst", "2");
+    assert_eq!(int(&rst, "server_alive"), 1, "{rst}");
+    assert!(rst.contains("\"resets\": "), "{rst}");
+}
+
+#[test]
 fn timers_and_refresh_run_every_one() {
     let timers = bench(&["timers", "--count", "10000"]);
     assert_eq!(int(&timers, "fired"), 10_000, "{timers}");

@@ -142,3 +142,24 @@ pub(crate) const SOCKET_SET_TIMEOUT_NS_PER_OP: Field =
 pub(crate) const TIMER_REFRESH_MS: Field = with("timer_refresh_ms", "timeout.refresh(), all", "ms");
 pub(crate) const TIMER_REFRESH_NS_PER_OP: Field =
     with("timer_refresh_ns_per_op", "timeout.refresh()", "ns/op");
+
+// ----- attacks (slowread, halfopen, rst): what the server did under them
+
+pub(crate) const BYTES_SENT: Field = with("bytes_sent", "bytes sent", "B");
+pub(crate) const BYTES_SENT_SECOND_HALF: Field =
+    with("bytes_sent_second_half", "bytes sent, second half", "B");
+pub(crate) const HOLD_S: Field = with("hold_s", "held", "s");
+pub(crate) const RESETS: Field = plain("resets", "resets");
+pub(crate) const SERVER_ALIVE: Field = plain("server_alive", "server alive (1 yes)");
+pub(crate) const SERVER_CLOSED_WHILE_HELD: Field =
+    plain("server_closed_while_held", "server closed while held");
+pub(crate) const SERVER_FDS_AFTER: Field = plain("server_fds_after", "server fds after");
+pub(crate) const SERVER_FDS_BEFORE: Field = plain("server_fds_before", "server fds before");
+pub(crate) const SERVER_FDS_DURING_HOLD: Field =
+    plain("server_fds_during_hold", "server fds while held");
+pub(crate) const SERVER_FDS_PEAK: Field = plain("server_fds_peak", "server fds peak");
+pub(crate) const SERVER_RSS_DURING_HOLD_KIB: Field =
+    with("server_rss_during_hold_kib", "server RSS while held", "KiB");
+pub(crate) const SERVER_RSS_DURING_KIB: Field =
+    with("server_rss_during_kib", "server RSS during", "KiB");
+pub(crate) const SERVER_RSS_PEAK_KIB: Field = with("server_rss_peak_kib", "server RSS peak", "KiB");

@@ -19,6 +19,10 @@
 //! - `idle`: open `-c` connections, echo one message on each, and hold
 //!   them; with `--server-pid` it reports the server's RSS growth per
 //!   connection.
+//! - `slowread`, `halfopen`, `rst`: misbehaving clients for
+//!   `scripts/stress.sh` (see `attack.rs`): writers that never read, FINs
+//!   held open, resets mid-stream; with `--server-pid` they report the
+//!   server's memory and descriptors before, at the peak and after.
 //! - `timers`, `refresh`: in-process netloop timer costs (1,000,000 timers
 //!   set and fired; 1,000,000 socket idle-timeout refreshes), to set beside
 //!   `bench/peers/node_timers.js`.
@@ -42,6 +46,7 @@
 //! server is taken to have gone away: the run stops there and its rates
 //! are over the time the server was up.
 
+mod attack;
 mod connect;
 mod duration;
 mod fields;
@@ -77,6 +82,9 @@ pub(crate) enum Mode {
     Idle,
     Timers,
     Refresh,
+    Slowread,
+    Halfopen,
+    Rst,
 }
 
 impl Mode {
@@ -86,6 +94,9 @@ impl Mode {
             Mode::Stream => "stream",
             Mode::Connect => "connect",
             Mode::Idle => "idle",
+            Mode::Slowread => "slowread",
+            Mode::Halfopen => "halfopen",
+            Mode::Rst => "rst",
             Mode::Timers => "timers",
             Mode::Refresh => "refresh",
         }
@@ -109,6 +120,12 @@ enum Command {
     Connect(LoadArgs),
     /// Open and hold N connections; the server's memory per connection.
     Idle(LoadArgs),
+    /// Attack: write without ever reading; the server's memory must stay bounded.
+    Slowread(LoadArgs),
+    /// Attack: send, FIN, hold without reading; the server must close its side.
+    Halfopen(LoadArgs),
+    /// Attack: connect, write, reset as the echo starts, over and over.
+    Rst(LoadArgs),
     /// 1,000,000 netloop timers set and fired (in-process, no server).
     Timers(TimerArgs),
     /// 1,000,000 netloop socket idle-timeout refreshes (in-process).
@@ -333,6 +350,18 @@ pub(crate) struct Run {
     pub failure: Option<String>,
 }
 
+impl Run {
+    /// A run with a report only: no latencies, and failures, if any, are
+    /// in the report's own fields (the attack modes).
+    fn report(report: Report) -> Run {
+        Run {
+            report,
+            latency: None,
+            failure: None,
+        }
+    }
+}
+
 pub fn run(args: Args) -> netloop::Result<()> {
     let origin = Origin::now();
     let result = match args.command {
@@ -340,6 +369,9 @@ pub fn run(args: Args) -> netloop::Result<()> {
         Command::Stream(a) => load(Mode::Stream, a, &origin),
         Command::Connect(a) => load(Mode::Connect, a, &origin),
         Command::Idle(a) => load(Mode::Idle, a, &origin),
+        Command::Slowread(a) => load(Mode::Slowread, a, &origin),
+        Command::Halfopen(a) => load(Mode::Halfopen, a, &origin),
+        Command::Rst(a) => load(Mode::Rst, a, &origin),
         Command::Timers(a) => timers::run_timers(&a).map(|r| print(&r, &a.out, &origin)),
         Command::Refresh(a) => timers::run_refresh(&a).map(|r| print(&r, &a.out, &origin)),
         Command::Report(a) => report::run(&a),
@@ -385,6 +417,9 @@ fn load(mode: Mode, args: LoadArgs, origin: &Origin) -> io::Result<()> {
         Mode::Stream => stream::run(&cfg)?,
         Mode::Connect => connect::run(&cfg)?,
         Mode::Idle => idle::run(&cfg)?,
+        Mode::Slowread => Run::report(attack::slow_reader(&cfg)?),
+        Mode::Halfopen => Run::report(attack::half_open(&cfg)?),
+        Mode::Rst => Run::report(attack::reset_mid_stream(&cfg)?),
         Mode::Timers | Mode::Refresh => unreachable!("timer modes need no server"),
     };
     if let (Some(path), Some((hist, started, window))) = (&cfg.args.hdr_log, &run.latency) {

@@ -34,6 +34,12 @@ pub(crate) fn rss_anon_kib(pid: u32) -> Option<u64> {
     status_kib(pid, "RssAnon:")
 }
 
+/// Open descriptors of `pid` (the entries of `/proc/PID/fd`).
+pub(crate) fn fd_count(pid: u32) -> Option<u64> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(dir.count() as u64)
+}
+
 fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -64,5 +70,6 @@ mod tests {
     fn own_process_is_readable() {
         assert!(cpu_us(std::process::id()).is_some());
         assert!(rss_kib(std::process::id()).unwrap() > 0);
+        assert!(fd_count(std::process::id()).unwrap() >= 3);
     }
 }

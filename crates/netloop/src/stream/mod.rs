@@ -537,6 +537,14 @@ impl StreamHandle {
             return self.maybe_shutdown(owner);
         };
         if let Err(e) = res {
+            // Requests that reached the kernel before the failing `writev`
+            // (a flush writes up to `MAX_IOVS` requests per call and goes
+            // on) did complete: their callbacks run as usual, as libuv
+            // completes each request on its own, and the error takes only
+            // the rest. Dropping them here would lose callbacks.
+            if !done.is_empty() {
+                owner.after_write(done);
+            }
             owner.on_error(Error::from_syscall(&e, "write"));
             return;
         }

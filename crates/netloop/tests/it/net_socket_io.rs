@@ -491,6 +491,89 @@ fn write_after_end_fails_with_write_after_end() {
     );
 }
 
+/// Write on each loop iteration until a write fails at once (the peer's
+/// RST makes the syscall fail); log that write's callback.
+fn write_until_refused(c: Socket, log: Log, left: usize) {
+    assert!(left > 0, "no write failed after the peer's reset");
+    if c.destroyed() {
+        return;
+    }
+    let l = log.clone();
+    c.write_with("x", move |_, err| {
+        if err.is_some() {
+            l.push("write callback with an error");
+        }
+    });
+    set_immediate(move || write_until_refused(c, log, left - 1));
+}
+
+#[test]
+fn a_write_the_kernel_refuses_calls_back_before_close() {
+    // Found by tests/proptest_sockets.rs: the callback of a write whose
+    // syscall failed at once (the peer had reset) ran in the next
+    // iteration's pending phase, after the `close` emitted in this one.
+    // Node (`onwriteError`, on the next tick): the callback, then `error`,
+    // then close(true).
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let _g = guard("write into a reset");
+        // The server resets once the client is connected (a reset that
+        // arrives with the handshake fails the connect instead), and the
+        // client writes once the server's socket is closed.
+        let accepted: Rc<RefCell<Option<Socket>>> = Rc::default();
+        let client: Rc<RefCell<Option<Socket>>> = Rc::default();
+        let (acc, cl, lc) = (Rc::clone(&accepted), Rc::clone(&client), l.clone());
+        let server = net::create_server(move |server, sock: &Socket| {
+            server.close();
+            let (cl, lc) = (Rc::clone(&cl), lc.clone());
+            sock.on(Socket::CLOSE, move |_, _| {
+                let c = cl.borrow_mut().take().expect("the client connected first");
+                // From the check phase, as the model test did: the close
+                // phase of the same iteration comes before the next
+                // pending phase.
+                let lc = lc.clone();
+                set_immediate(move || write_until_refused(c, lc, 10_000));
+            });
+            *acc.borrow_mut() = Some(sock.clone());
+        });
+        let port = listen_local(&server);
+        let c = net::connect(port, "127.0.0.1")?;
+        // Never reads, so only a write finds the RST.
+        c.pause();
+        let lc = l.clone();
+        c.on(Socket::ERROR, move |_, e| {
+            assert!(
+                matches!(e.code(), ErrorCode::ECONNRESET | ErrorCode::EPIPE),
+                "{e}"
+            );
+            lc.push("error");
+        });
+        let lc = l.clone();
+        c.on(Socket::CLOSE, move |_, had_error| {
+            lc.push(format!("close {had_error}"))
+        });
+        // Both the client's `connect` and the server's `connection` have
+        // happened (in either order) before the reset.
+        let reset = when_both(move || {
+            let sock = accepted.borrow_mut().take().expect("accepted");
+            sock.reset_and_destroy();
+        });
+        let (r, cl) = (reset.clone(), Rc::clone(&client));
+        c.on(Socket::CONNECT, move |c, _| {
+            *cl.borrow_mut() = Some(c.clone());
+            r();
+        });
+        server.on(Server::CONNECTION, move |_, _| reset());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        log.entries(),
+        ["write callback with an error", "error", "close true"]
+    );
+}
+
 #[test]
 fn close_is_last_and_exactly_once() {
     let log = Log::new();

@@ -498,4 +498,52 @@ mod tests {
         assert_eq!(utf8_boundary(&s[..2]), 1);
         assert_eq!(utf8_boundary(b"abc"), 3);
     }
+
+    /// `emit_data`'s carry over `utf8_boundary`, then the flush at `end`:
+    /// the chunks delivered for `input` read in pieces cut at `cuts`.
+    fn deliver(input: &[u8], cuts: &[usize]) -> (Vec<Vec<u8>>, usize) {
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(input.len());
+        let (mut out, mut partial, mut start, mut max_held) = (Vec::new(), Vec::new(), 0, 0);
+        for end in points {
+            let mut joined = std::mem::take(&mut partial);
+            joined.extend_from_slice(&input[start..end]);
+            start = end;
+            let cut = utf8_boundary(&joined);
+            partial = joined.split_off(cut);
+            max_held = max_held.max(partial.len());
+            if !joined.is_empty() {
+                out.push(joined);
+            }
+        }
+        if !partial.is_empty() {
+            out.push(partial);
+        }
+        (out, max_held)
+    }
+
+    proptest::proptest! {
+        /// Network bytes cut anywhere: nothing is lost, repeated or
+        /// reordered, at most 3 bytes wait for the rest of a character,
+        /// and UTF-8 input arrives as valid UTF-8 chunks.
+        #[test]
+        fn utf8_chunks_keep_every_byte_and_every_character_whole(
+            text in proptest::prelude::any::<String>(),
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..16),
+            cuts in proptest::collection::vec(0usize..1024, 0..8),
+        ) {
+            let (chunks, held) = deliver(text.as_bytes(), &cuts);
+            proptest::prop_assert_eq!(chunks.concat(), text.as_bytes());
+            proptest::prop_assert!(held <= 3);
+            for c in &chunks {
+                proptest::prop_assert!(std::str::from_utf8(c).is_ok(), "{:?}", c);
+            }
+            let mut bytes = text.into_bytes();
+            bytes.extend_from_slice(&noise);
+            let (chunks, held) = deliver(&bytes, &cuts);
+            proptest::prop_assert_eq!(chunks.concat(), bytes);
+            proptest::prop_assert!(held <= 3);
+        }
+    }
 }

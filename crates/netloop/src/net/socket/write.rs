@@ -618,9 +618,14 @@ impl SocketInner {
                 true
             }
             Err((err, cb)) => {
+                // Node's `onwriteError` for a write that failed at once: the
+                // callback on the next tick, then `error`, then `close`. On
+                // the next tick, not in the pending phase: `close` comes in
+                // this iteration's close phase, before the next pending
+                // phase, and no callback may follow `close`.
                 if let Some(cb) = cb {
                     let e2 = err.clone();
-                    self.lp.defer(move || cb(Some(&e2)));
+                    self.lp.next_tick(move || cb(Some(&e2)));
                 }
                 self.destroy(Some(err));
                 false
