@@ -228,17 +228,15 @@ impl Drop for DropFlag {
 }
 
 /// A listener that captures its own socket (a cycle: socket -> listener
-/// -> socket) must be freed when `run` returns, as `run`'s documentation
+/// -> socket) is freed when `run` returns, as `run`'s documentation
 /// promises ("every queued callback and listener dropped, so `Rc` cycles
-/// through closures are broken"). It is not when the socket closed before
-/// the loop ended: the teardown reaches only the handles still registered
-/// with the poller. valgrind found five tests of `tests/it` leaking this
-/// way (RELIABILITY.md). Servers share the gap, and the fix belongs in the
-/// loop and the server, which are being changed elsewhere: this test shows
-/// the leak until then.
+/// through closures are broken"), also when the socket closed before the
+/// loop ended and so left the poller's table: the loop keeps a list of the
+/// handles teardown must reach that way. valgrind found five tests of
+/// `tests/it` leaking through such cycles before (RELIABILITY.md).
 #[test]
-#[ignore = "known leak: the listeners of a handle closed before run returns are never dropped (RELIABILITY.md)"]
 fn listeners_of_a_socket_closed_before_the_end_are_dropped_when_run_returns() {
+    let _serial = serial();
     let freed = Rc::new(Cell::new(false));
     let flag = DropFlag(Rc::clone(&freed));
     netloop::run(move || {
@@ -259,4 +257,25 @@ fn listeners_of_a_socket_closed_before_the_end_are_dropped_when_run_returns() {
     })
     .expect("the loop ran");
     assert!(freed.get(), "the listener (and its socket) outlived run");
+}
+
+/// The same for a server closed before the loop ended, whose `close`
+/// listener captures the server itself.
+#[test]
+fn listeners_of_a_server_closed_before_the_end_are_dropped_when_run_returns() {
+    let _serial = serial();
+    let freed = Rc::new(Cell::new(false));
+    let flag = DropFlag(Rc::clone(&freed));
+    netloop::run(move || {
+        let server = net::create_server(|_, _| {});
+        listen_local(&server);
+        let me = server.clone();
+        server.on(netloop::net::Server::CLOSE, move |_, _| {
+            let _ = (&me, &flag);
+        });
+        server.close();
+        Ok(())
+    })
+    .expect("the loop ran");
+    assert!(freed.get(), "the listener (and its server) outlived run");
 }

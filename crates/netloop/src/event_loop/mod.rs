@@ -82,6 +82,10 @@ pub(crate) struct EventLoop {
     /// (libuv's `loop->emfile_fd`): opened by the first listener, closed
     /// and reopened by `stream/listener.rs`.
     pub(crate) spare_fd: RefCell<Option<crate::sys::SpareFd>>,
+    /// Sockets and servers that may hold no descriptor (never connected,
+    /// or closed) and so are not in the readiness slab: teardown reaches
+    /// them through this list to drop their listeners (see `track`).
+    untracked: RefCell<Vec<std::rc::Weak<dyn IoHandler>>>,
 }
 
 thread_local! {
@@ -125,6 +129,7 @@ impl EventLoop {
             stop_error: RefCell::new(None),
             read_buf: RefCell::new(Some(vec![0u8; READ_BUF_SIZE].into_boxed_slice())),
             spare_fd: RefCell::new(None),
+            untracked: RefCell::new(Vec::new()),
         }))
     }
 
@@ -573,6 +578,21 @@ impl EventLoop {
         drop(self.spare_fd.borrow_mut().take());
     }
 
+    /// Remember a handle that teardown must reach although it may hold no
+    /// registered descriptor: a socket that never connected, a closed
+    /// socket, a server. A listener that captures its own handle makes an
+    /// `Rc` cycle no drop breaks; `run` promises to drop every listener
+    /// when it returns, which breaks it. Registered handles are reached
+    /// through the readiness slab, so an open accepted socket costs
+    /// nothing here. Dead entries are pruned when the list would grow.
+    pub(crate) fn track(&self, handle: std::rc::Weak<dyn IoHandler>) {
+        let mut list = self.untracked.borrow_mut();
+        if list.len() == list.capacity() && list.len() >= 16 {
+            list.retain(|w| w.strong_count() > 0);
+        }
+        list.push(handle);
+    }
+
     /// One pass of [`teardown`](Self::teardown); true if it found anything.
     fn teardown_pass(&self) -> bool {
         let mut found = false;
@@ -602,6 +622,13 @@ impl EventLoop {
                 drop(handler);
             }
         }
+        // Handles with no descriptor: listeners dropped, cycles broken.
+        let untracked = std::mem::take(&mut *self.untracked.borrow_mut());
+        for handle in untracked.iter().filter_map(std::rc::Weak::upgrade) {
+            found = true;
+            handle.teardown();
+        }
+        drop(untracked);
         let ticks = std::mem::take(&mut *self.next_ticks.borrow_mut());
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
         let closing = std::mem::take(&mut *self.closing.borrow_mut());

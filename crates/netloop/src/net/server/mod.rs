@@ -305,6 +305,10 @@ impl Server {
             }),
             me: me.clone(),
         });
+        // Unregistered until it listens, and again once closed: teardown
+        // reaches it through the loop's list.
+        let handler: Rc<dyn IoHandler> = inner.clone();
+        inner.lp.track(Rc::downgrade(&handler));
         Server { inner }
     }
 

@@ -200,6 +200,8 @@ impl SocketInner {
         }
         let mut cbs: Vec<WriteCb> = pending.into_iter().filter_map(|(_, cb)| cb).collect();
         self.stream.close(&self.lp, reset, &mut cbs);
+        // Out of the readiness slab now: teardown must still reach it.
+        self.track();
         self.handle_ref.set_active(false);
         self.handle_ref.req_clear();
         tracing::debug!(target: "netloop::net", error = ?err.as_ref().map(|e| e.to_string()), "destroy");

@@ -406,7 +406,10 @@ impl Socket {
     pub fn with_options(opts: SocketOptions) -> Socket {
         let lp = event_loop::current();
         let hwm = opts.high_water_mark.unwrap_or(DEFAULT_HIGH_WATER_MARK);
-        Socket::from_state(lp, State::new(opts.allow_half_open, hwm))
+        let socket = Socket::from_state(lp, State::new(opts.allow_half_open, hwm));
+        // Not registered until it connects: teardown must still reach it.
+        socket.inner.track();
+        socket
     }
 
     fn from_state(lp: Rc<EventLoop>, st: State) -> Socket {
@@ -547,6 +550,14 @@ impl std::hash::Hash for Socket {
 impl_emitter!(Socket);
 
 impl SocketInner {
+    /// Let the loop's teardown reach this socket while it holds no
+    /// registered descriptor (see `EventLoop::track`).
+    fn track(&self) {
+        if let Some(handler) = self.handler() {
+            self.lp.track(Rc::downgrade(&handler));
+        }
+    }
+
     fn socket(&self) -> Option<Socket> {
         self.me.upgrade().map(|inner| Socket { inner })
     }
