@@ -23,6 +23,10 @@ fn node_net_server_max_connections() {
     let closes = Rc::new(RefCell::new(Vec::<usize>::new()));
     let got_data = Rc::new(RefCell::new(vec![false; N]));
     let errors = Log::new();
+    // Makes the next connection; it holds itself (through `make2`), so the
+    // test breaks that cycle once the loop is done.
+    type MakeFn = Rc<RefCell<Option<Box<dyn Fn(usize)>>>>;
+    let make_outer: MakeFn = Rc::default();
     netloop::run(|| {
         let _guard = guard_secs("node_net_server_max_connections", 20);
         let waits: Rc<RefCell<Vec<Socket>>> = Rc::default();
@@ -39,8 +43,7 @@ fn node_net_server_max_connections() {
         server.listen(0, "127.0.0.1")?;
         let port = server.address().unwrap().port();
 
-        type MakeFn = Rc<RefCell<Option<Box<dyn Fn(usize)>>>>;
-        let make: MakeFn = Rc::default();
+        let make = Rc::clone(&make_outer);
         let make2 = Rc::clone(&make);
         let (closes, got_data, errors) = (Rc::clone(&closes), Rc::clone(&got_data), errors.clone());
         *make.borrow_mut() = Some(Box::new(move |index: usize| {
@@ -101,6 +104,7 @@ fn node_net_server_max_connections() {
         Ok(())
     })
     .unwrap();
+    make_outer.borrow_mut().take();
     assert_eq!(connections.get(), N / 2);
     assert_eq!(drops.get(), N / 2);
     assert_eq!(closes.borrow().len(), N);
