@@ -79,7 +79,14 @@ pub(crate) fn release<T: ?Sized>(owner: &T) {
             if r.is_empty() {
                 return;
             }
-            r.remove(&key(owner))
+            let taken = r.remove(&key(owner));
+            if r.is_empty() {
+                // The map is never dropped (see `RETIRED`): give its table
+                // back once nothing is retired, so a thread that lent
+                // descriptors leaves nothing behind when it ends.
+                r.shrink_to_fit();
+            }
+            taken
         };
         drop(taken); // closed outside the borrow
     });

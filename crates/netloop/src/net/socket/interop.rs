@@ -3,12 +3,11 @@
 //! descriptor ([`Socket::fd`], `AsFd`, `AsRawFd`).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::rc::Rc;
 
 use super::state::{Conn, State};
 use super::Socket;
 use crate::error::Result;
-use crate::event_loop::{self, IoHandler};
+use crate::event_loop;
 use crate::net::options::{SocketOptions, DEFAULT_HIGH_WATER_MARK};
 use crate::stream::adopt;
 
@@ -121,14 +120,7 @@ impl Socket {
         // Reading starts at once, as Node's constructor calls `read(0)`
         // for a socket made from a descriptor; bytes wait for a listener.
         st.reading = true;
-        let socket = Socket::from_state(lp, st);
-        let inner = &socket.inner;
-        inner
-            .stream
-            .attach(&inner.lp, conn, Rc::clone(inner) as Rc<dyn IoHandler>)?;
-        inner.sync_read();
-        inner.update_active();
-        Ok(socket)
+        Socket::open_with(lp, st, conn)
     }
 
     /// The socket's descriptor, lent for as long as this `&Socket` is

@@ -451,6 +451,16 @@ impl Socket {
             conn.set_keepalive(true, opts.keep_alive_initial_delay)
                 .map_err(|e| sys_err(&e))?;
         }
+        let socket = Socket::open_with(lp, st, conn)?;
+        server.connection_opened();
+        socket.inner.st.borrow_mut().server = Some(server);
+        Ok(socket)
+    }
+
+    /// A socket whose connection is already up (accepted, or adopted from
+    /// std): `st` says how it starts, `conn` is attached to its stream
+    /// handle, and reading starts as `st` allows.
+    fn open_with(lp: Rc<EventLoop>, st: State, conn: Accepted) -> Result<Socket, Error> {
         let socket = Socket::from_state(lp, st);
         let inner = &socket.inner;
         inner
@@ -458,8 +468,6 @@ impl Socket {
             .attach(&inner.lp, conn, Rc::clone(inner) as Rc<dyn IoHandler>)?;
         inner.sync_read();
         inner.update_active();
-        server.connection_opened();
-        inner.st.borrow_mut().server = Some(server);
         Ok(socket)
     }
 
