@@ -282,14 +282,16 @@ impl SocketInner {
             st.flow == Flow::Flowing && st.buffered() == 0 && !st.destroyed()
         } && self.delivers();
         if direct {
+            // Nothing was buffered, so nothing can be full: a listener that
+            // paused or destroyed the socket already stopped the reads.
             self.emit_data(chunk);
-        } else {
-            self.st
-                .borrow_mut()
-                .cold()
-                .read_buf
-                .extend_from_slice(chunk);
+            return;
         }
+        self.st
+            .borrow_mut()
+            .cold()
+            .read_buf
+            .extend_from_slice(chunk);
         let full = {
             let mut st = self.st.borrow_mut();
             let full = st.conn == Conn::Open && st.buffered() >= (st.readable_hwm as usize).max(1);
