@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use netloop::net::{self, Server, Socket};
 use netloop::ErrorCode;
-use util::{guard_secs, listen_local, refused_port, serial, Calls};
+use util::{fd_set, guard_secs, left_open, listen_local, refused_port, serial, Calls};
 
 /// Connect/echo/close cycles. The issue asks for 10,000, which a debug
 /// build on two shared cores does in about two seconds;
@@ -120,7 +120,7 @@ fn finish_if_done(server: &Server, tally: &Tally) {
 #[test]
 fn ten_thousand_echo_cycles_leave_no_descriptor_or_handle_behind() {
     let _serial = serial();
-    let before = open_fds();
+    let before = fd_set();
     let tally = Rc::new(Tally {
         cycles: cycles(),
         ..Tally::default()
@@ -166,7 +166,11 @@ fn ten_thousand_echo_cycles_leave_no_descriptor_or_handle_behind() {
         Some(tally.listening_fds.get()),
         "descriptors left open by {n} closed connections"
     );
-    assert_eq!(open_fds(), before, "descriptors left open after the loop");
+    assert_eq!(
+        left_open(&before),
+        Vec::<String>::new(),
+        "descriptors left open after the loop"
+    );
 }
 
 #[test]
@@ -177,7 +181,7 @@ fn node_net_connect_econnrefused_leaves_no_descriptor_behind() {
     let _serial = serial();
     let refused = refused_port();
     let port = refused.port();
-    let before = open_fds();
+    let before = fd_set();
     let errors = Calls::new();
     let closes = Calls::new();
     let (e, c) = (errors.clone(), closes.clone());
@@ -193,8 +197,8 @@ fn node_net_connect_econnrefused_leaves_no_descriptor_behind() {
     assert_eq!(errors.get(), REFUSED);
     assert_eq!(closes.get(), REFUSED);
     assert_eq!(
-        open_fds(),
-        before,
+        left_open(&before),
+        Vec::<String>::new(),
         "descriptors left open by refused connects"
     );
 }

@@ -363,12 +363,6 @@ fn run_steps(pairs: Rc<Vec<Pair>>, steps: Rc<Vec<Step>>, i: usize) {
     }
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .count()
-}
-
 /// A pair while it comes up: (client once connected, server's socket
 /// once accepted).
 type Slot = (Option<Socket>, Option<Socket>);
@@ -580,11 +574,15 @@ proptest! {
 
     #[test]
     fn socket_pairs_keep_their_invariants_under_random_operations(case in case()) {
-        let baseline = open_fds();
+        let baseline = util::fd_set();
         let tracks = run_case(&case);
         for (client, server) in &tracks {
             check_pair(&client.borrow(), &server.borrow())?;
         }
-        prop_assert_eq!(open_fds(), baseline, "descriptors left open after the loop");
+        prop_assert_eq!(
+            util::left_open(&baseline),
+            Vec::<String>::new(),
+            "descriptors left open after the loop"
+        );
     }
 }

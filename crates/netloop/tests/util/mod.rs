@@ -450,3 +450,19 @@ pub fn assert_error(err: &Error, code: ErrorCode, message: &str) {
     assert_eq!(err.code(), code, "{err}");
     assert_eq!(err.to_string(), message);
 }
+
+/// The descriptors open now, by number: a test compares the set after its
+/// loop with the set before, so a descriptor that something else in the
+/// process closed meanwhile (a finished test's loop, a pool thread's last
+/// reference to a waker) does not look like one left open.
+pub fn fd_set() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect()
+}
+
+/// Descriptors in `now` that were not open `before`.
+pub fn left_open(before: &std::collections::BTreeSet<String>) -> Vec<String> {
+    fd_set().difference(before).cloned().collect()
+}
