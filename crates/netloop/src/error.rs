@@ -224,6 +224,10 @@ error_codes! {
         /// [`framing`](crate::framing) (netloop's own code: Node's `readline`
         /// has no limit).
         ERR_FRAME_TOO_LONG,
+        /// A connection's PROXY protocol header was missing, malformed, too
+        /// long, cut short or late; the message says which (netloop's own
+        /// code: Node has no PROXY protocol). See [`proxy`](crate::proxy).
+        ERR_PROXY_PROTOCOL,
         /// Work posted to a loop that has ended
         /// ([`LoopHandle::post`](crate::LoopHandle::post)).
         ERR_LOOP_CLOSED,

@@ -61,6 +61,8 @@
 //! - [`LoopHandle`] ([`loop_handle`]) and [`channel`]: other threads hand
 //!   work to a running loop.
 //! - [`signals`]: Node's `process.on('SIGINT')`, for graceful shutdown.
+//! - [`proxy`]: the PROXY protocol (versions 1 and 2), so a server behind
+//!   a load balancer sees the real clients, and a proxy can pass them on.
 //!
 //! ## Node's rules, kept
 //!
@@ -77,6 +79,8 @@
 //! ## Layers
 //!
 //! - [`framing`]: built on [`net`]'s public API only;
+//! - [`proxy`]: the header's types and parser (a leaf the stream layer
+//!   uses to read a header before `connection`);
 //! - [`net`]: Node's semantics (events, options, state machines);
 //! - `stream` (with its `tcp` and `pipe` kinds), [`dns`]: libuv's
 //!   handles and requests;
@@ -104,6 +108,7 @@ pub mod dns;
 pub mod events;
 pub mod framing;
 pub mod net;
+pub mod proxy;
 pub mod signals;
 pub mod timers;
 

@@ -77,9 +77,9 @@ pub use crate::ip::{is_ip, is_ipv4, is_ipv6};
 pub use blocklist::{BlockList, SocketAddress};
 pub use options::{
     default_auto_select_family, default_auto_select_family_attempt_timeout,
-    set_default_auto_select_family, set_default_auto_select_family_attempt_timeout, ConnectOptions,
-    ConnectionAttempt, DropInfo, Encoding, Family, ListenOptions, Lookup, LookupCallback,
-    LookupInfo, ReadyState, ServerOptions, SocketOptions,
+    set_default_auto_select_family, set_default_auto_select_family_attempt_timeout,
+    ClientErrorInfo, ConnectOptions, ConnectionAttempt, DropInfo, Encoding, Family, ListenOptions,
+    Lookup, LookupCallback, LookupInfo, ReadyState, ServerOptions, SocketOptions,
     DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT, DEFAULT_HIGH_WATER_MARK,
 };
 pub use server::{Server, StdListener};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 pub use crate::ip::Family;
 use crate::net::BlockList;
+use crate::proxy::{ProxyHeader, ProxyProtocol};
 
 /// Node's default `highWaterMark` for sockets: 16 KiB (Node 20:
 /// `stream.getDefaultHighWaterMark(false)`). The write queue's limit before
@@ -45,8 +46,42 @@ pub struct ServerOptions {
     /// `highWaterMark`).
     pub high_water_mark: Option<usize>,
     /// Connections from addresses on this list are closed at once, with
-    /// neither `connection` nor `drop` (Node 22: `blockList`).
+    /// neither `connection` nor `drop` (Node 22: `blockList`). With
+    /// [`proxy_protocol`](ServerOptions::proxy_protocol), both the TCP
+    /// peer (at accept) and the original client the header names (before
+    /// `connection`) are checked.
     pub block_list: Option<BlockList>,
+    /// Read a PROXY protocol header (version 1 or 2) from each connection
+    /// before emitting `connection`: [`ProxyProtocol::Off`] (the default),
+    /// `Required` or `Optional`. See [`crate::proxy`]; netloop's own, not
+    /// in Node.
+    ///
+    /// The `connection` listener then sees the original client in
+    /// [`Socket::remote_address`](crate::net::Socket::remote_address) and
+    /// [`Socket::proxy_header`](crate::net::Socket::proxy_header); bytes
+    /// that came with the header are the first `data`. A connection whose
+    /// header is missing (required), malformed, over
+    /// [`proxy_protocol_max_header`](ServerOptions::proxy_protocol_max_header),
+    /// cut short by the peer, or not there within
+    /// [`proxy_protocol_timeout`](ServerOptions::proxy_protocol_timeout)
+    /// is closed and reported with
+    /// [`Server::CLIENT_ERROR`](crate::net::Server::CLIENT_ERROR). A
+    /// connection waiting for its header counts in
+    /// [`Server::connections`](crate::net::Server::connections) and
+    /// against `max_connections`: it holds a descriptor like any other.
+    pub proxy_protocol: ProxyProtocol,
+    /// How long a connection may take to send its whole PROXY header;
+    /// `None` is [`proxy::DEFAULT_TIMEOUT`](crate::proxy::DEFAULT_TIMEOUT)
+    /// (30 s, as nginx's `proxy_protocol_timeout`), `Duration::ZERO` waits
+    /// forever. In optional mode a connection that sent nothing by then is
+    /// taken without a header.
+    pub proxy_protocol_timeout: Option<Duration>,
+    /// The longest version 2 PROXY header taken, in bytes; `None` is
+    /// [`proxy::DEFAULT_MAX_HEADER`](crate::proxy::DEFAULT_MAX_HEADER)
+    /// (16 KiB), and more than 16 + 65535 (what the protocol can say)
+    /// changes nothing. Version 1 lines have the specification's own limit
+    /// of 107 bytes.
+    pub proxy_protocol_max_header: Option<usize>,
 }
 
 /// Options for [`Socket::with_options`](crate::net::Socket::with_options)
@@ -115,6 +150,15 @@ pub struct ConnectOptions {
     /// Resolve `host` with this function instead of the system resolver
     /// (Node: `lookup`).
     pub lookup: Option<Lookup>,
+    /// Send this PROXY protocol header (in its own version) as the very
+    /// first bytes of the connection, before any write, those made while
+    /// connecting included; see [`crate::proxy`] and
+    /// [`ProxyHeader::for_socket`](crate::proxy::ProxyHeader::for_socket)
+    /// to pass an accepted client on. It is encoded by `connect_with`
+    /// (an invalid header is an `Err` at once) and not counted in
+    /// [`bytes_written`](crate::net::Socket::bytes_written), which counts
+    /// your writes. netloop's own, not in Node.
+    pub proxy_protocol: Option<ProxyHeader>,
 }
 
 /// The callback a [`Lookup`] function answers through: the host's
@@ -286,6 +330,23 @@ pub struct DropInfo {
     /// The peer's port.
     pub remote_port: Option<u16>,
     /// The peer's family.
+    pub remote_family: Option<Family>,
+}
+
+/// The payload of [`Server::CLIENT_ERROR`](crate::net::Server::CLIENT_ERROR):
+/// a connection closed before `connection` because its PROXY protocol
+/// header was missing, malformed, too long, cut short or late (Node's
+/// `http.Server` `'clientError'` names the same idea; `net` has none).
+#[derive(Clone, Debug)]
+pub struct ClientErrorInfo {
+    /// What was wrong: `ERR_PROXY_PROTOCOL`, with a message such as
+    /// `PROXY protocol: invalid v1 source port "99999"`.
+    pub error: Error,
+    /// The TCP peer's address (the proxy, or whoever connected).
+    pub remote_address: Option<IpAddr>,
+    /// The TCP peer's port.
+    pub remote_port: Option<u16>,
+    /// The TCP peer's family.
     pub remote_family: Option<Family>,
 }
 

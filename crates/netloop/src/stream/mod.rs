@@ -23,6 +23,18 @@
 //!   the queue has drained), [`close`](StreamHandle::close) (now, with a FIN
 //!   or an RST, handing back the callbacks of requests that never
 //!   completed).
+//! - **A header read before the stream's own bytes** (the PROXY protocol,
+//!   [`read_header`](StreamHandle::read_header)): the handle reads, whether
+//!   or not the owner called `read_start`, and feeds what it reads to a
+//!   [`HeaderReader`] until that decides; it reports the outcome once
+//!   through [`StreamOwner::on_header`] (the header, or none in optional
+//!   mode, with the bytes that followed it in the same read; or the error:
+//!   malformed, not a header, the peer's FIN or a read error first). No
+//!   `on_read`, `on_eof` or `on_error` comes before it; after it, reads go
+//!   on as `read_start`/`read_stop` say, and a FIN that ended an optional
+//!   header's wait is reported by `on_eof` right after. The owner ends the
+//!   wait itself with [`take_header`](StreamHandle::take_header) (its
+//!   timeout).
 //! - **Completions reported upward** through [`StreamOwner`], in the terms
 //!   libuv reports to Node's `afterConnect`, `onStreamRead`, `afterWrite`
 //!   and `afterShutdown`: the connect result, each chunk read, the end of
@@ -72,6 +84,7 @@ use mio::Token;
 
 use crate::error::Error;
 use crate::event_loop::{EventLoop, IoHandler, Ready};
+pub(crate) use crate::proxy::reader::{HeaderEnd, HeaderReader};
 use crate::sys;
 
 pub(crate) use io::{ListenerIo, StreamIo};
@@ -109,6 +122,11 @@ pub(crate) trait StreamOwner {
     /// Reading or writing failed; the handle is still attached and the
     /// owner decides to close it.
     fn on_error(&self, err: Error);
+    /// Reading the header asked for with
+    /// [`read_header`](StreamHandle::read_header) ended: the header (or
+    /// none) and the bytes after it, or why the connection must close.
+    /// Reported once, before any `on_read`, `on_eof` or `on_error`.
+    fn on_header(&self, res: Result<HeaderEnd<'_>, Error>);
 }
 
 /// Where a connect request goes, kept to word its errors as Node does.
@@ -136,8 +154,10 @@ struct Stream {
     /// Allocated the first time the kernel does not take a whole write:
     /// a connection whose writes always go out at once never pays for it.
     queue: Option<Box<WriteQueue>>,
-    /// Set while the connect is in flight.
-    connect: Option<Box<ConnectReq>>,
+    /// What must happen before the stream's own reads: a connect in
+    /// flight, or a header to read. One box for both (a stream never has
+    /// both), so a connected stream pays one pointer for them.
+    before: Option<Box<Before>>,
     /// `read_start` was called and neither `read_stop` nor EOF followed.
     reading: bool,
     /// The poller reported the peer's FIN or an error: read on to the end
@@ -150,7 +170,52 @@ struct Stream {
     lent: bool,
 }
 
+/// See [`Stream::before`].
+enum Before {
+    /// The connect is in flight.
+    Connect(ConnectReq),
+    /// A PROXY protocol header is read first (`read_header`).
+    Header(HeaderReader),
+}
+
 impl Stream {
+    /// True while the connect is in flight.
+    fn connecting(&self) -> bool {
+        matches!(self.before.as_deref(), Some(Before::Connect(_)))
+    }
+
+    /// The connect in flight.
+    fn connect_req(&self) -> Option<&ConnectReq> {
+        match self.before.as_deref() {
+            Some(Before::Connect(req)) => Some(req),
+            _ => None,
+        }
+    }
+
+    /// True while a header is read first.
+    fn reading_header(&self) -> bool {
+        matches!(self.before.as_deref(), Some(Before::Header(_)))
+    }
+
+    /// The header reader, while a header is read first.
+    fn header_mut(&mut self) -> Option<&mut HeaderReader> {
+        match self.before.as_deref_mut() {
+            Some(Before::Header(reader)) => Some(reader),
+            _ => None,
+        }
+    }
+
+    /// Stop reading a header first; the reader, if one was.
+    fn take_header(&mut self) -> Option<HeaderReader> {
+        if !self.reading_header() {
+            return None;
+        }
+        match self.before.take().map(|b| *b) {
+            Some(Before::Header(reader)) => Some(reader),
+            _ => None,
+        }
+    }
+
     /// Close the descriptor (the caller deregistered it), keeping its
     /// number reserved for `owner` if it was lent.
     fn close_fd(self, owner: &StreamHandle) {
@@ -189,7 +254,7 @@ impl StreamHandle {
             io,
             token,
             queue: None,
-            connect: connect.map(Box::new),
+            before: connect.map(|req| Box::new(Before::Connect(req))),
             reading: false,
             peer_closed: false,
             shutdown_pending: false,
@@ -282,6 +347,25 @@ impl StreamHandle {
         }
     }
 
+    /// Read a PROXY protocol header first, whatever `read_start` and
+    /// `read_stop` say; the outcome comes once through
+    /// [`StreamOwner::on_header`] (see the module docs).
+    pub(crate) fn read_header(&self, reader: HeaderReader) {
+        if let Some(s) = self.slot.borrow_mut().as_mut() {
+            if !s.connecting() {
+                s.before = Some(Box::new(Before::Header(reader)));
+            }
+        }
+    }
+
+    /// Stop reading a header (the owner's timeout): the reader, with what
+    /// it has read, for the owner to decide; `None` if no header is being
+    /// read.
+    pub(crate) fn take_header(&self) -> Option<HeaderReader> {
+        let mut slot = self.slot.borrow_mut();
+        slot.as_mut().and_then(Stream::take_header)
+    }
+
     /// Stop delivering reads; what arrives waits in the kernel (libuv's
     /// `uv_read_stop`).
     pub(crate) fn read_stop(&self) {
@@ -370,7 +454,7 @@ impl StreamHandle {
             let mut slot = self.slot.borrow_mut();
             let Some(s) = slot.as_mut() else { return };
             let queued = s.queue.as_ref().is_some_and(|q| !q.is_empty());
-            if !s.shutdown_pending || queued || s.connect.is_some() {
+            if !s.shutdown_pending || queued || s.connecting() {
                 return;
             }
             s.shutdown_pending = false;
@@ -467,7 +551,7 @@ impl StreamHandle {
             if ready.read_closed || ready.error {
                 s.peer_closed = true;
             }
-            s.connect.is_some()
+            s.connecting()
         };
         if connecting {
             if ready.writable || ready.error || ready.read_closed {
@@ -504,12 +588,11 @@ impl StreamHandle {
             };
             match res {
                 Ok(c) => {
-                    s.connect = None;
+                    s.before = None;
                     Ok(c)
                 }
                 Err(e) => Err(s
-                    .connect
-                    .as_ref()
+                    .connect_req()
                     .map_or_else(|| Error::from_syscall(&e, "connect"), |req| req.error(&e))),
             }
         };
@@ -559,10 +642,12 @@ impl StreamHandle {
     fn on_readable(&self, lp: &EventLoop, owner: &dyn StreamOwner) {
         for _ in 0..MAX_READS_PER_EVENT {
             let mut buf = lp.take_read_buf();
-            let res = {
+            let (res, header) = {
                 let slot = self.slot.borrow();
                 match slot.as_ref() {
-                    Some(s) if s.reading && s.connect.is_none() => s.io.read(&mut buf),
+                    Some(s) if s.reading_header() || (s.reading && s.before.is_none()) => {
+                        (s.io.read(&mut buf), s.reading_header())
+                    }
                     _ => {
                         lp.put_read_buf(buf);
                         return;
@@ -572,14 +657,30 @@ impl StreamHandle {
             match res {
                 Ok(0) => {
                     lp.put_read_buf(buf);
-                    if let Some(s) = self.slot.borrow_mut().as_mut() {
+                    let reader = self.slot.borrow_mut().as_mut().and_then(|s| {
                         s.reading = false;
+                        s.take_header()
+                    });
+                    if let Some(mut reader) = reader {
+                        let end = reader.eof();
+                        let failed = end.is_err();
+                        owner.on_header(end);
+                        if failed || !self.is_attached() {
+                            return;
+                        }
                     }
                     owner.on_eof();
                     return;
                 }
                 Ok(n) => {
-                    owner.on_read(&buf[..n]);
+                    if header {
+                        if !self.header_chunk(&buf[..n], owner) {
+                            lp.put_read_buf(buf);
+                            return;
+                        }
+                    } else {
+                        owner.on_read(&buf[..n]);
+                    }
                     let full = n == buf.len();
                     // The buffer goes back before the ticks run, so a tick
                     // that reads again reuses it.
@@ -602,7 +703,18 @@ impl StreamHandle {
                 Err(e) if e.kind() == stdio::ErrorKind::Interrupted => lp.put_read_buf(buf),
                 Err(e) => {
                     lp.put_read_buf(buf);
-                    owner.on_error(Error::from_syscall(&e, "read"));
+                    let err = Error::from_syscall(&e, "read");
+                    // (Taken in a statement of its own: the slot must not
+                    // stay borrowed while the owner runs.)
+                    let reader = self
+                        .slot
+                        .borrow_mut()
+                        .as_mut()
+                        .and_then(Stream::take_header);
+                    match reader {
+                        Some(reader) => owner.on_header(Err(reader.read_failed(&err))),
+                        None => owner.on_error(err),
+                    }
                     return;
                 }
             }
@@ -611,6 +723,37 @@ impl StreamHandle {
         // pending phase, so other handles get their turn.
         if let Some(token) = self.slot.borrow().as_ref().map(|s| s.token) {
             lp.defer_ready(token, Ready::readable());
+        }
+    }
+
+    /// Feed a chunk read while a header is expected; reports the outcome
+    /// once it is decided. False when reading must stop here (the
+    /// connection is to be closed, or the owner closed it).
+    fn header_chunk(&self, chunk: &[u8], owner: &dyn StreamOwner) -> bool {
+        let step = {
+            let mut slot = self.slot.borrow_mut();
+            let attached = slot.is_some();
+            let Some(reader) = slot.as_mut().and_then(Stream::header_mut) else {
+                return attached;
+            };
+            reader.feed(chunk)
+        };
+        match step {
+            Ok(None) => true,
+            Ok(Some(end)) => {
+                if let Some(s) = self.slot.borrow_mut().as_mut() {
+                    s.before = None;
+                }
+                owner.on_header(Ok(end));
+                self.is_attached()
+            }
+            Err(e) => {
+                if let Some(s) = self.slot.borrow_mut().as_mut() {
+                    s.before = None;
+                }
+                owner.on_header(Err(e));
+                false
+            }
         }
     }
 }

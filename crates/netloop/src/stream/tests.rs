@@ -93,6 +93,20 @@ impl StreamOwner for Recorder {
     fn on_error(&self, err: Error) {
         self.note(format!("error: {}", err.code().as_str()));
     }
+
+    fn on_header(&self, res: Result<HeaderEnd<'_>, Error>) {
+        match res {
+            Ok(end) => {
+                self.read.borrow_mut().extend_from_slice(&end.rest);
+                let source = end.header.and_then(|h| h.source());
+                self.note(format!(
+                    "header {source:?}, {} bytes after it",
+                    end.rest.len()
+                ));
+            }
+            Err(e) => self.note(format!("header error: {e}")),
+        }
+    }
 }
 
 fn local_listener() -> (TcpListener, SocketAddr) {
@@ -415,4 +429,146 @@ fn default_listen_opts() -> tcp::ListenOpts {
         ipv6_only: false,
         reuse_port: false,
     }
+}
+
+/// A stream reading a PROXY header with the owner's reads stopped: the
+/// header, then the bytes after it, come in one `on_header`; nothing else
+/// until `read_start`, then the rest and EOF.
+#[test]
+fn a_header_is_read_first_whatever_read_start_says() {
+    let (listener, addr) = local_listener();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        s.write_all(b"PROXY TCP4 1.2.3.4 5.6.7.8 1000 80\r\nhello")
+            .expect("peer write");
+    });
+    let rec = Rc::new(Recorder::default());
+    let r = Rc::clone(&rec);
+    crate::run(move || {
+        guard();
+        let keep = keep_alive();
+        let mut keep = Some(keep);
+        *r.then.borrow_mut() = Some(Box::new(move |rec: &Recorder, entry: &str| {
+            if entry.starts_with("connect ok") {
+                let mode = crate::proxy::ProxyProtocol::Required;
+                rec.stream.read_header(HeaderReader::new(mode, 4096));
+            }
+            let mut eof = entry == "eof";
+            if entry.starts_with("header") {
+                rec.stream.read_start();
+                // What `read_now` reports is logged while this closure
+                // runs (a nested note does not call it again).
+                rec.stream.read_now(&current(), rec);
+                eof = rec.log.borrow().last().is_some_and(|e| e == "eof");
+            }
+            if eof {
+                if let Some(k) = keep.take() {
+                    k.cancel();
+                }
+                rec.close(false);
+            }
+        }));
+        connect(&r, addr);
+        Ok(())
+    })
+    .expect("the loop ran");
+    peer.join().expect("peer thread");
+    assert_eq!(
+        *rec.log.borrow(),
+        [
+            "connect ok, peer known: true",
+            "header Some(1.2.3.4:1000), 5 bytes after it",
+            "eof"
+        ]
+    );
+    assert_eq!(*rec.read.borrow(), b"hello");
+}
+
+/// The peer's FIN before the header is complete is the header's error,
+/// and no `on_eof` follows it.
+#[test]
+fn a_header_cut_short_is_an_error_not_an_eof() {
+    let (listener, addr) = local_listener();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        s.write_all(b"PROXY TCP4 1.2").expect("peer write");
+    });
+    let rec = Rc::new(Recorder::default());
+    let r = Rc::clone(&rec);
+    crate::run(move || {
+        guard();
+        let keep = keep_alive();
+        let mut keep = Some(keep);
+        *r.then.borrow_mut() = Some(Box::new(move |rec: &Recorder, entry: &str| {
+            if entry.starts_with("connect ok") {
+                let mode = crate::proxy::ProxyProtocol::Optional;
+                rec.stream.read_header(HeaderReader::new(mode, 4096));
+            }
+            if entry.starts_with("header") {
+                if let Some(k) = keep.take() {
+                    k.cancel();
+                }
+                rec.close(false);
+            }
+        }));
+        connect(&r, addr);
+        Ok(())
+    })
+    .expect("the loop ran");
+    peer.join().expect("peer thread");
+    assert_eq!(
+        *rec.log.borrow(),
+        [
+            "connect ok, peer known: true",
+            "header error: PROXY protocol: connection closed before the header was complete \
+             (14 bytes received)",
+        ]
+    );
+}
+
+/// A reset while the header is read is the header's error, worded with
+/// the read's.
+#[test]
+fn a_reset_before_the_header_is_a_header_error() {
+    let (listener, addr) = local_listener();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        wait.recv().expect("the test's signal");
+        s.write_all(b"PROX").expect("peer write");
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER");
+        // Dropped with a zero linger: an RST.
+    });
+    let rec = Rc::new(Recorder::default());
+    let r = Rc::clone(&rec);
+    crate::run(move || {
+        guard();
+        let mut keep = Some(keep_alive());
+        *r.then.borrow_mut() = Some(Box::new(move |rec: &Recorder, entry: &str| {
+            if entry.starts_with("connect ok") {
+                let mode = crate::proxy::ProxyProtocol::Required;
+                rec.stream.read_header(HeaderReader::new(mode, 4096));
+                go.send(()).expect("the peer waits");
+            }
+            if entry.starts_with("header") {
+                if let Some(k) = keep.take() {
+                    k.cancel();
+                }
+                rec.close(false);
+            }
+        }));
+        connect(&r, addr);
+        Ok(())
+    })
+    .expect("the loop ran");
+    peer.join().expect("peer thread");
+    assert_eq!(
+        *rec.log.borrow(),
+        [
+            "connect ok, peer known: true",
+            "header error: PROXY protocol: read ECONNRESET before the header was complete",
+        ]
+    );
 }

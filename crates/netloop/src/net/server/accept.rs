@@ -1,11 +1,14 @@
 //! Accepting: Node's `onconnection` (the block list, `maxConnections`,
-//! the `Socket` made for each connection) and the connection count the
-//! sockets keep up to date.
+//! the `Socket` made for each connection), the PROXY protocol header read
+//! before `connection`, and the connection count the sockets keep up to
+//! date.
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 
 use super::{Server, ServerInner};
-use crate::net::options::{DropInfo, Family};
+use crate::error::Error;
+use crate::net::options::{ClientErrorInfo, DropInfo, Family};
 use crate::net::socket::ConnectionOwner;
 use crate::net::Socket;
 use crate::stream::{Accepted, ListenerOwner};
@@ -59,6 +62,12 @@ impl ServerInner {
                 return;
             }
         };
+        if socket.header_pending() {
+            // `connection` waits for the PROXY header (`header_done`), as
+            // a TLS server's `secureConnection` waits for its handshake.
+            tracing::debug!(target: "netloop::net", ?peer, "onconnection: reading the PROXY header");
+            return;
+        }
         tracing::debug!(target: "netloop::net", ?peer, "onconnection");
         server.emit(Server::CONNECTION, &socket);
     }
@@ -75,6 +84,40 @@ impl ConnectionOwner for ServerInner {
             st.connections = st.connections.saturating_sub(1);
         }
         self.emit_close_if_drained();
+    }
+
+    fn header_done(&self, socket: &Socket) {
+        let Some(server) = self.server() else { return };
+        let list = self.st.borrow().opts.block_list.clone();
+        // The block list again, now against the original client: a proxy
+        // must not carry a blocked client in (the TCP peer, the proxy, was
+        // checked at accept). Closed as Node closes a blocked peer: with
+        // neither `connection` nor `drop`.
+        let blocked = match (list, socket.remote_address()) {
+            (Some(list), Some(ip)) => list.check(ip),
+            _ => false,
+        };
+        if blocked {
+            tracing::debug!(target: "netloop::net", client = ?socket.remote_address(), "onconnection: blocked (PROXY header)");
+            socket.destroy();
+            return;
+        }
+        tracing::debug!(target: "netloop::net", client = ?socket.remote_address(), "onconnection");
+        server.emit(Server::CONNECTION, socket);
+    }
+
+    fn header_failed(&self, error: Error, peer: Option<SocketAddr>) {
+        let Some(server) = self.server() else { return };
+        let info = ClientErrorInfo {
+            error,
+            remote_address: peer.map(|a| a.ip()),
+            remote_port: peer.map(|a| a.port()),
+            remote_family: peer.map(|a| Family::of(&a.ip())),
+        };
+        if !server.emit(Server::CLIENT_ERROR, &info) {
+            // No listener: logged, never fatal (see `Server::CLIENT_ERROR`).
+            tracing::warn!(target: "netloop::net", ?peer, error = %info.error, "clientError");
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::rc::{Rc, Weak};
 use crate::error::{Error, ErrorCode};
 use crate::event_loop::{self, EventLoop, HandleRef, IoHandler, Ready};
 use crate::events::{builtin, impl_emitter, BuiltinEvent, Event, Listeners};
-use crate::net::options::{DropInfo, ServerOptions};
+use crate::net::options::{ClientErrorInfo, DropInfo, ServerOptions};
 use crate::net::Socket;
 use crate::stream::{pipe, ListenerHandle};
 use accept::Acceptor;
@@ -84,7 +84,10 @@ use accept::Acceptor;
 /// 2. **Accept.** Each connection is a [`Socket`], already open and
 ///    reading, handed to `connection` with the [`ServerOptions`] applied
 ///    (`allow_half_open`, `pause_on_connect`, `no_delay`, `keep_alive`,
-///    `high_water_mark`). The listener accepts until the kernel's backlog
+///    `high_water_mark`). With
+///    [`proxy_protocol`](ServerOptions::proxy_protocol), the connection
+///    first reads its PROXY header, and `connection` comes once it has
+///    (see [`crate::proxy`]). The listener accepts until the kernel's backlog
 ///    is empty; each connection is its own callback, and the `next_tick`
 ///    queue runs between two of them, as in Node.
 /// 3. **Close.** [`close`](Server::close) stops accepting at once (the fd
@@ -99,6 +102,7 @@ use accept::Acceptor;
 /// | [`LISTENING`](Server::LISTENING) | `()` | bound and listening, on a later tick | `'listening'` |
 /// | [`CONNECTION`](Server::CONNECTION) | [`Socket`] | a connection was accepted | `'connection'` |
 /// | [`DROP`](Server::DROP) | [`DropInfo`] | a connection was refused: [`max_connections`](Server::set_max_connections) reached | `'drop'` |
+/// | [`CLIENT_ERROR`](Server::CLIENT_ERROR) | [`ClientErrorInfo`] | a connection's PROXY protocol header failed; it was closed | none (`http`'s `'clientError'`) |
 /// | [`ERROR`](Server::ERROR) | [`Error`] | listen (or the host lookup) failed | `'error'` |
 /// | [`CLOSE`](Server::CLOSE) | `()` | closed, and the last connection ended | `'close'` |
 ///
@@ -259,6 +263,41 @@ impl Server {
     /// [`max_connections`](Server::set_max_connections) was reached (Node:
     /// `'drop'`).
     pub const DROP: Event<DropInfo> = Event::new("drop");
+    /// A connection was closed before `connection` because of its PROXY
+    /// protocol header ([`ServerOptions::proxy_protocol`]): missing (when
+    /// required), malformed, too long, cut short by the peer, or late. The
+    /// payload carries the `ERR_PROXY_PROTOCOL` error and the TCP peer.
+    /// Emitted after the connection was closed (it no longer counts in
+    /// [`connections`](Server::connections)). Unlike `error`, a
+    /// `clientError` nobody listens to does not end [`run`](crate::run)
+    /// (a remote peer must not be able to stop the server): it is logged
+    /// through `tracing` (a `WARN` on `netloop::net`). Node's `net` has no
+    /// such event; the name is `http.Server`'s `'clientError'`.
+    ///
+    /// ```
+    /// use netloop::net::{self, Server, ServerOptions, Socket};
+    /// use netloop::proxy::ProxyProtocol;
+    ///
+    /// let errors = netloop::run_returning(|| {
+    ///     let errors = netloop::Slot::new(Vec::new());
+    ///     let opts = ServerOptions { proxy_protocol: ProxyProtocol::Required, ..ServerOptions::default() };
+    ///     let server = net::create_server_with(opts, |_, _: &Socket| panic!("no connection"));
+    ///     let log = errors.clone();
+    ///     server.on(Server::CLIENT_ERROR, move |s, info| {
+    ///         log.update(|l| l.push(format!("{}: {}", info.error.code().as_str(), info.error)));
+    ///         s.close();
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.write("GET / HTTP/1.1\r\n\r\n");
+    ///     client.resume();
+    ///     Ok(errors)
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(errors, ["ERR_PROXY_PROTOCOL: PROXY protocol: header required, got \"GET / HT\""]);
+    /// ```
+    pub const CLIENT_ERROR: Event<ClientErrorInfo> = Event::new("clientError");
     /// Every event above: a listener for one of these names must take its
     /// payload type (`on` panics with `ERR_INVALID_ARG_TYPE` otherwise).
     pub(crate) const BUILTIN_EVENTS: &'static [BuiltinEvent] = &[
@@ -267,6 +306,7 @@ impl Server {
         builtin(Server::CLOSE),
         builtin(Server::ERROR),
         builtin(Server::DROP),
+        builtin(Server::CLIENT_ERROR),
     ];
 
     /// A server with default options and no `connection` listener yet (Node:

@@ -16,9 +16,10 @@ use crate::net::options::{
     default_auto_select_family, default_auto_select_family_attempt_timeout, ConnectOptions,
     ConnectionAttempt, Family, LookupInfo,
 };
+use crate::proxy::ProxyHeader;
 use crate::stream::pipe;
 use crate::stream::tcp::{self, ConnectFailure};
-use crate::stream::Connected;
+use crate::stream::{Connected, WriteData};
 use crate::timers;
 
 impl Socket {
@@ -193,6 +194,11 @@ impl Socket {
     /// ```
     pub fn connect_with(&self, opts: ConnectOptions) -> Result<&Socket> {
         let (local_address, local_port) = self.validate_connect(&opts)?;
+        let proxy_out = opts
+            .proxy_protocol
+            .as_ref()
+            .map(ProxyHeader::encode)
+            .transpose()?;
         let inner = &self.inner;
         let (seq, old) = {
             let mut st = inner.st.borrow_mut();
@@ -221,6 +227,7 @@ impl Socket {
             if opts.keep_alive {
                 cold.keep_alive = Some((true, opts.keep_alive_initial_delay));
             }
+            cold.proxy_out = proxy_out;
             (cold.connect_seq, old)
         };
         // The old connection's leftovers drop outside the borrow.
@@ -615,7 +622,7 @@ impl SocketInner {
     /// the connect once this returns).
     fn on_connected(&self, peer: Option<SocketAddr>, local: Option<SocketAddr>) {
         let Some(socket) = self.socket() else { return };
-        let (plan, no_delay, keep_alive) = {
+        let (plan, no_delay, keep_alive, proxy_header) = {
             let mut st = self.st.borrow_mut();
             st.conn = Conn::Open;
             st.reading = st.flow != Flow::Paused;
@@ -624,7 +631,12 @@ impl SocketInner {
             if local.is_some() {
                 cold.local = local;
             }
-            (cold.plan.take(), cold.no_delay, cold.keep_alive)
+            (
+                cold.plan.take(),
+                cold.no_delay,
+                cold.keep_alive,
+                cold.proxy_out.take(),
+            )
         };
         self.handle_ref.req_done();
         if let Some(mut p) = plan {
@@ -637,6 +649,17 @@ impl SocketInner {
             self.stream.set_keepalive(on, delay);
         }
         self.refresh_timeout();
+        if let Some(header) = proxy_header {
+            // The PROXY header is the connection's first bytes: before the
+            // writes held while connecting (flushed below) and any a
+            // `connect` listener makes, which queue behind it if the
+            // kernel does not take it whole. Not counted in
+            // `bytes_written`, which counts the user's writes.
+            if let Err((err, _)) = self.stream.write(WriteData::Owned(header), None) {
+                self.destroy(Some(err));
+                return;
+            }
+        }
         tracing::debug!(target: "netloop::net", ?peer, "afterConnect");
         // Node's `afterConnect` emits `ready` right after `connect` even if
         // a `connect` listener destroyed the socket.

@@ -160,6 +160,21 @@ impl SocketInner {
     /// Node's `destroy` / `_destroy`: close the fd now, fail pending
     /// writes, `error` on the next tick, `close` in the close phase.
     pub(super) fn destroy(&self, err: Option<Error>) {
+        // A PROXY header no longer awaited (cancelled outside the borrow:
+        // a timer's drop may touch the loop).
+        let header_timer = self
+            .st
+            .borrow_mut()
+            .cold
+            .as_mut()
+            .and_then(|c| c.proxy.as_mut())
+            .and_then(|p| {
+                p.pending = false;
+                p.timer.take()
+            });
+        if let Some(t) = header_timer {
+            t.cancel();
+        }
         let (was_connecting, pending, timeout, server, reset, plan, on_finished) = {
             let mut st = self.st.borrow_mut();
             if st.destroyed() {
@@ -173,6 +188,7 @@ impl SocketInner {
                 Some(c) => {
                     c.pending_bytes = 0;
                     c.read_buf = Vec::new();
+                    c.proxy_out = None;
                     (
                         std::mem::take(&mut c.pending),
                         c.timeout.take(),

@@ -6,13 +6,15 @@
 //! (`crate::stream`), which reports completions through [`StreamOwner`].
 //! The files split the socket by concern, each with the public methods it
 //! documents: `connect.rs` (lookup, happy eyeballs, connect completion),
-//! `read.rs` (flowing, paused, buffering, `end`), `write.rs` (writes,
+//! `read.rs` (flowing, paused, buffering, `end`), `header.rs` (the PROXY
+//! protocol header an accepted socket reads first), `write.rs` (writes,
 //! backpressure, `end()`, `finish`), `destroy.rs`, `props.rs` (options and
 //! getters), `state.rs` (the state machines), `interop.rs` (std streams and
 //! descriptors).
 
 mod connect;
 mod destroy;
+mod header;
 mod interop;
 mod props;
 mod read;
@@ -28,7 +30,8 @@ use crate::events::{builtin, impl_emitter, BuiltinEvent, Event, Listeners};
 use crate::net::options::{
     ConnectionAttempt, LookupInfo, ServerOptions, SocketOptions, DEFAULT_HIGH_WATER_MARK,
 };
-use crate::stream::{Accepted, Connected, StreamHandle, StreamOwner, WriteCb};
+use crate::proxy::ProxyProtocol;
+use crate::stream::{Accepted, Connected, HeaderEnd, StreamHandle, StreamOwner, WriteCb};
 use state::{Conn, Flow, State};
 
 pub use interop::StdStream;
@@ -300,6 +303,12 @@ pub(crate) trait ConnectionOwner {
     fn connection_opened(&self);
     /// The socket closed: it no longer counts.
     fn connection_closed(&self);
+    /// The socket's PROXY protocol header was read (or, optional, found
+    /// absent): the server may emit `connection` now.
+    fn header_done(&self, socket: &Socket);
+    /// Reading the header failed and the socket was destroyed: `err` says
+    /// why, `peer` is the TCP peer.
+    fn header_failed(&self, err: Error, peer: Option<std::net::SocketAddr>);
 }
 
 pub(crate) struct SocketInner {
@@ -454,6 +463,9 @@ impl Socket {
         let socket = Socket::open_with(lp, st, conn)?;
         server.connection_opened();
         socket.inner.st.borrow_mut().server = Some(server);
+        if opts.proxy_protocol != ProxyProtocol::Off {
+            socket.inner.start_header(opts);
+        }
         Ok(socket)
     }
 
@@ -584,8 +596,13 @@ impl SocketInner {
             let st = self.st.borrow();
             match st.conn {
                 Conn::Connecting => true,
+                // Waiting for a PROXY header is a read in progress, even
+                // for a socket that will start paused.
                 Conn::Open => {
-                    st.reading || st.pending_bytes() > 0 || self.stream.queued_bytes() > 0
+                    st.reading
+                        || st.pending_bytes() > 0
+                        || self.stream.queued_bytes() > 0
+                        || st.header_pending()
                 }
                 Conn::Idle | Conn::Destroyed { .. } => false,
             }
@@ -628,8 +645,11 @@ impl IoHandler for SocketInner {
             let mut st = self.st.borrow_mut();
             (st.cold.take(), st.server.take())
         };
-        let timeout = cold.as_ref().and_then(|c| c.timeout.clone());
-        if let Some(t) = timeout {
+        let timers = cold.as_ref().map(|c| {
+            let header = c.proxy.as_ref().and_then(|p| p.timer.clone());
+            [c.timeout.clone(), header]
+        });
+        for t in timers.into_iter().flatten().flatten() {
             t.cancel();
         }
         // Dropped outside the borrow: a closure's drop may touch the socket.
@@ -664,7 +684,16 @@ impl StreamOwner for SocketInner {
     }
 
     fn on_error(&self, err: Error) {
+        if self.st.borrow().header_pending() {
+            // Nobody listens yet: a failure before `connection` is the
+            // server's `clientError`, never this socket's `error`.
+            return self.after_header(Err(err));
+        }
         self.destroy(Some(err));
+    }
+
+    fn on_header(&self, res: Result<HeaderEnd<'_>, Error>) {
+        self.after_header(res);
     }
 }
 

@@ -209,14 +209,17 @@ impl Socket {
     }
 
     /// Bytes received so far, counted as they are read off the socket, whether
-    /// delivered yet or not (Node: `socket.bytesRead`). See
-    /// [`pause`](Socket::pause) for an example.
+    /// delivered yet or not (Node: `socket.bytesRead`). A PROXY protocol
+    /// header ([`proxy_header`](Socket::proxy_header)) is not part of the
+    /// stream and not counted. See [`pause`](Socket::pause) for an example.
     pub fn bytes_read(&self) -> u64 {
         self.inner.st.borrow().bytes_read
     }
 
     /// Bytes accepted by `write` so far, queued ones included (Node:
-    /// `socket.bytesWritten`). See [`write`](Socket::write) for an example.
+    /// `socket.bytesWritten`). The PROXY protocol header a client sends
+    /// first ([`ConnectOptions::proxy_protocol`](crate::net::ConnectOptions::proxy_protocol))
+    /// is not counted. See [`write`](Socket::write) for an example.
     pub fn bytes_written(&self) -> u64 {
         self.inner.st.borrow().bytes_written
     }

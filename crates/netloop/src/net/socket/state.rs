@@ -13,6 +13,7 @@ use super::ConnectionOwner;
 use crate::error::Error;
 use crate::net::options::Encoding;
 use crate::net::BlockList;
+use crate::proxy::ProxyHeader;
 use crate::stream::WriteCb;
 use crate::timers::Timer;
 
@@ -142,6 +143,27 @@ pub(super) struct Cold {
     pub keep_alive: Option<(bool, Duration)>,
     /// `end_then` callbacks waiting for `finish` (Node's `kOnFinished`).
     pub on_finished: Vec<EndCb>,
+    /// The PROXY protocol header of an accepted connection, and the wait
+    /// for it.
+    pub proxy: Option<Box<ProxyState>>,
+    /// The PROXY protocol header to send first once connected, encoded
+    /// (`ConnectOptions::proxy_protocol`).
+    pub proxy_out: Option<Vec<u8>>,
+}
+
+/// An accepted connection's PROXY protocol header (see `header.rs`).
+#[derive(Default)]
+pub(super) struct ProxyState {
+    /// The header is being read: the server has not emitted `connection`.
+    pub pending: bool,
+    /// The header timeout, while pending.
+    pub timer: Option<Timer>,
+    /// The header read; `None` while pending, or when an optional header
+    /// was absent.
+    pub header: Option<ProxyHeader>,
+    /// The TCP peer (the proxy), kept when the header replaced `remote`
+    /// with the original client.
+    pub transport_peer: Option<SocketAddr>,
 }
 
 /// An `end_then` callback.
@@ -262,6 +284,14 @@ impl State {
 
     pub fn timer(&self) -> Option<&Timer> {
         self.cold.as_ref().and_then(|c| c.timeout.as_ref())
+    }
+
+    /// True while an accepted connection's PROXY header is being read.
+    pub fn header_pending(&self) -> bool {
+        self.cold
+            .as_ref()
+            .and_then(|c| c.proxy.as_ref())
+            .is_some_and(|p| p.pending)
     }
 
     /// True once EOF was read (the peer ended).
