@@ -39,4 +39,5 @@ mod node_net_timeouts;
 mod node_net_unix;
 mod peer_faults;
 mod port_gaps;
+mod proxy_protocol;
 mod std_interop;
