@@ -24,6 +24,8 @@ pub struct Args {
     quiet: bool,
     #[command(flatten)]
     shutdown: crate::shutdown::ShutdownArgs,
+    #[command(flatten)]
+    proxy: crate::proxy_protocol::ProxyArgs,
 }
 
 impl Args {
@@ -36,10 +38,10 @@ impl Args {
 pub fn run(args: Args) -> netloop::Result<()> {
     let _ = netloop::process::raise_fd_limit();
     netloop::run(move || {
-        let opts = ServerOptions {
+        let opts = args.proxy.apply(ServerOptions {
             no_delay: args.no_delay,
             ..ServerOptions::default()
-        };
+        });
         let quiet = args.quiet;
         let server = net::create_server_with(opts, move |_, sock: &Socket| {
             sock.pipe(sock);
@@ -52,6 +54,7 @@ pub fn run(args: Args) -> netloop::Result<()> {
                 sock.on(Socket::ERROR, |_, err| eprintln!("echo: {err}"));
             }
         });
+        args.proxy.report_client_errors(&server, quiet);
         server.listen(args.port, &args.host)?;
         // A listen failure has no listener and ends `run` (exit 1). Once
         // listening, nothing the server reports may end the process: the

@@ -6,6 +6,7 @@ mod client;
 mod echo;
 mod logging;
 mod nc;
+mod proxy_protocol;
 mod server;
 mod shutdown;
 

@@ -5,7 +5,7 @@
 //! library's warning says so on stderr). Only a failed listen ends it,
 //! with exit status 1.
 
-use netloop::net::{self, Server, Socket};
+use netloop::net::{self, Server, ServerOptions, Socket};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,11 +17,16 @@ pub struct Args {
     port: u16,
     #[command(flatten)]
     shutdown: crate::shutdown::ShutdownArgs,
+    #[command(flatten)]
+    proxy: crate::proxy_protocol::ProxyArgs,
 }
 
 pub fn run(args: Args) -> netloop::Result<()> {
     netloop::run(move || {
-        let server = net::create_server(|_, sock: &Socket| {
+        // With --proxy-protocol, `remote_address` is the client the
+        // header names: the CONNECTED line shows it.
+        let opts = args.proxy.apply(ServerOptions::default());
+        let server = net::create_server_with(opts, |_, sock: &Socket| {
             let addr = display_ip(sock);
             let port = sock.remote_port().unwrap_or(0);
             println!("CONNECTED: {addr}:{port}");
@@ -37,6 +42,7 @@ pub fn run(args: Args) -> netloop::Result<()> {
                 println!("CLOSED: {} {}", display_ip(s), s.remote_port().unwrap_or(0));
             });
         });
+        args.proxy.report_client_errors(&server, false);
         server.listen(args.port, &args.host)?;
         // A listen failure has no listener and ends `run` (exit 1). Once
         // listening, nothing the server reports may end the process (the

@@ -1,5 +1,6 @@
 //! The command-line tool: the seed's dialogue between `netloop server` and
-//! `netloop client`, the client's failure output, `netloop echo`, the
+//! `netloop client`, the client's failure output, `netloop echo`, the PROXY
+//! protocol on both servers (`--proxy-protocol`), the
 //! servers out of file descriptors, and `netloop nc`'s exit status.
 
 #[path = "../crates/netloop/tests/util/mod.rs"]
@@ -371,4 +372,84 @@ fn server_and_client_describe_their_own_host_and_port() {
     let client = help("client");
     assert!(client.contains("Server to connect to"), "{client}");
     assert!(client.contains("Server port to connect to"), "{client}");
+}
+
+/// `netloop server --proxy-protocol required`: the CONNECTED and DATA
+/// lines show the client the PROXY header names, a connection without a
+/// header is reported on stderr and closed, and the server goes on.
+#[test]
+fn cli_server_proxy_protocol_shows_the_original_client() {
+    let mut child = Command::new(BIN)
+        .args(["server", "--port", "0", "--proxy-protocol", "required"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn netloop");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let _server = Guard(child);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("Server listening on 127.0.0.1:"),
+        "{line:?}"
+    );
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let next = |from: &mut dyn BufRead| {
+        let mut l = String::new();
+        from.read_line(&mut l).unwrap();
+        l.trim_end().to_owned()
+    };
+
+    // A client without a header: reported, closed, never CONNECTED.
+    let mut bad = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    bad.write_all(b"hello").unwrap();
+    let bad_port = bad.local_addr().unwrap().port();
+    let _ = bad.read_to_end(&mut Vec::new());
+    assert_eq!(
+        next(&mut err),
+        format!("clientError 127.0.0.1:{bad_port}: PROXY protocol: header required, got \"hello\"")
+    );
+
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"PROXY TCP4 203.0.113.7 198.51.100.1 41000 6969\r\nI am Chuck Norris!")
+        .unwrap();
+    let want = b"You said \"I am Chuck Norris!\"";
+    let mut reply = vec![0u8; want.len()];
+    c.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, want);
+    drop(c);
+    assert_eq!(next(&mut out), "CONNECTED: 203.0.113.7:41000");
+    assert_eq!(next(&mut out), "DATA 203.0.113.7: I am Chuck Norris!");
+    assert_eq!(next(&mut out), "CLOSED: 203.0.113.7 41000");
+}
+
+/// `netloop echo --proxy-protocol required` echoes what follows a v1 or
+/// v2 header, never the header.
+#[test]
+fn cli_echo_proxy_protocol_echoes_only_the_data() {
+    use netloop::proxy::ProxyHeader;
+
+    let (_echo, _out, port) = start(
+        &["echo", "--port", "0", "--proxy-protocol", "required"],
+        "echo listening on 127.0.0.1:",
+    );
+    let v2 = ProxyHeader::proxy(
+        "[2001:db8::7]:41000".parse().unwrap(),
+        "[2001:db8::1]:7000".parse().unwrap(),
+    )
+    .encode()
+    .unwrap();
+    let v1 = b"PROXY TCP4 203.0.113.7 198.51.100.1 41000 7000\r\n".to_vec();
+    for header in [v1, v2] {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(&[header, b"ping".to_vec()].concat()).unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"ping");
+    }
 }
