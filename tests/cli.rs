@@ -1,7 +1,7 @@
 //! The command-line tool: the seed's dialogue between `netloop server` and
-//! `netloop client`, the client's failure output, `netloop echo`, the PROXY
-//! protocol on both servers (`--proxy-protocol`), the
-//! servers out of file descriptors, and `netloop nc`'s exit status.
+//! `netloop client`, the client's failure output, `netloop echo`, the
+//! PROXY protocol on both servers (`--proxy-protocol`), the servers out of
+//! file descriptors, and `netloop nc`'s exit status.
 
 #[path = "../crates/netloop/tests/util/mod.rs"]
 mod util;
