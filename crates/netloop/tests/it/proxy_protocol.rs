@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::util::{guard, ip, listen_local, Calls, Log};
+use crate::util::{guard, ip, listen_local, temp_sock_path, Calls, Log};
 use netloop::net::{self, BlockList, ConnectOptions, Server, ServerOptions, Socket};
 use netloop::proxy::{Command, ProxyHeader, ProxyProtocol, ProxyVersion, Tlv};
 use netloop::timers;
@@ -800,4 +800,48 @@ fn for_socket_without_a_header_names_the_tcp_ends() {
     let (source, destination, (peer, local)) = (*got.borrow()).expect("a connection");
     assert_eq!((source, destination), (peer, local));
     assert_eq!(local.map(|a| a.ip()), Some(IpAddr::from([127, 0, 0, 1])));
+}
+
+/// A Unix-socket server behind a proxy: the header's client becomes the
+/// socket's remote address, and there is no transport peer to report.
+#[test]
+fn a_unix_socket_server_reads_the_header_too() {
+    let path = temp_sock_path("proxy");
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = Rc::clone(&got);
+    let p = path.clone();
+    netloop::run(move || {
+        guard("unix");
+        let server = net::create_server_with(opts(ProxyProtocol::Required), move |server, sock| {
+            g.borrow_mut().push(format!(
+                "{:?}:{:?} via {:?}",
+                sock.remote_address(),
+                sock.remote_port(),
+                sock.transport_peer()
+            ));
+            let g = Rc::clone(&g);
+            sock.on(Socket::DATA, move |_, d| {
+                g.borrow_mut().push(String::from_utf8_lossy(d).into_owned())
+            });
+            server.close();
+        });
+        server.listen_path(&p)?;
+        let client = net::connect_with(ConnectOptions {
+            path: Some(p),
+            proxy_protocol: Some(ProxyHeader::proxy(
+                addr("203.0.113.7:41000"),
+                addr("198.51.100.1:80"),
+            )),
+            ..ConnectOptions::default()
+        })?;
+        client.end_with("over unix");
+        client.resume();
+        Ok(())
+    })
+    .expect("the loop ran");
+    assert_eq!(
+        *got.borrow(),
+        ["Some(203.0.113.7):Some(41000) via None", "over unix"]
+    );
+    assert!(!path.exists());
 }

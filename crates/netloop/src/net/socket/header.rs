@@ -79,16 +79,15 @@ impl Socket {
     /// PROXY header named another client (which
     /// [`remote_address`](Socket::remote_address) reports); otherwise the
     /// same address and port as `remote_address` and
-    /// [`remote_port`](Socket::remote_port). `None` where those are
-    /// (connecting, Unix sockets). Node has no such getter.
+    /// [`remote_port`](Socket::remote_port). `None` while connecting and
+    /// for Unix sockets (whose `remote_address` is the header's client
+    /// when one came). Node has no such getter.
     pub fn transport_peer(&self) -> Option<SocketAddr> {
         let st = self.inner.st.borrow();
-        let proxied = st
-            .cold
-            .as_ref()
-            .and_then(|c| c.proxy.as_ref())
-            .and_then(|p| p.transport_peer);
-        proxied.or(st.remote)
+        match st.cold.as_ref().and_then(|c| c.proxy.as_ref()) {
+            Some(p) if p.proxied => p.transport_peer,
+            _ => st.remote,
+        }
     }
 
     /// True while the connection's PROXY header is being read (the server
@@ -189,6 +188,7 @@ impl SocketInner {
             let full = cold.read_buf.len() >= hwm;
             if let Some(p) = cold.proxy.as_mut() {
                 if source.is_some() {
+                    p.proxied = true;
                     p.transport_peer = tcp_peer;
                 }
                 p.header = end.header;

@@ -173,7 +173,10 @@ impl Socket {
 
     /// The peer's IP address (Node: `socket.remoteAddress`). `None` while
     /// connecting and for Unix sockets; unlike Node, still readable after
-    /// `close`.
+    /// `close`. On a server reading the PROXY protocol
+    /// ([`ServerOptions::proxy_protocol`](crate::net::ServerOptions::proxy_protocol)),
+    /// the original client the header names (on a Unix socket too);
+    /// [`transport_peer`](Socket::transport_peer) is the real peer.
     pub fn remote_address(&self) -> Option<IpAddr> {
         self.inner.st.borrow().remote.map(|a| a.ip())
     }

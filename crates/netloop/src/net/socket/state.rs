@@ -161,8 +161,10 @@ pub(super) struct ProxyState {
     /// The header read; `None` while pending, or when an optional header
     /// was absent.
     pub header: Option<ProxyHeader>,
-    /// The TCP peer (the proxy), kept when the header replaced `remote`
-    /// with the original client.
+    /// The header replaced `remote` with the original client.
+    pub proxied: bool,
+    /// The real peer (the proxy) when `proxied`: `None` for a Unix
+    /// socket.
     pub transport_peer: Option<SocketAddr>,
 }
 
