@@ -84,11 +84,6 @@ impl HeaderReader {
         })
     }
 
-    /// Reading failed (`read ECONNRESET`) before the header was complete.
-    pub(crate) fn read_failed(&self, err: &Error) -> Error {
-        proxy_error(format!("{err} before the header was complete"))
-    }
-
     /// No more bytes will come (soon): in optional mode, bytes that cannot
     /// be told from a signature yet (`PROX`, or none) are the
     /// connection's data; anything else is an error worded by `what`
@@ -102,6 +97,12 @@ impl HeaderReader {
         }
         Err(proxy_error(what(self.parser.buffered().len())))
     }
+}
+
+/// The connection failed (`read ECONNRESET`) before its header was
+/// complete: the `ERR_PROXY_PROTOCOL` error that says so.
+pub(crate) fn failed_before_header(err: &Error) -> Error {
+    proxy_error(format!("{err} before the header was complete"))
 }
 
 /// A duration as a person writes it: `30s`, `50ms`, `1.5s`.

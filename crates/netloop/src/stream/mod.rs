@@ -84,7 +84,7 @@ use mio::Token;
 
 use crate::error::Error;
 use crate::event_loop::{EventLoop, IoHandler, Ready};
-pub(crate) use crate::proxy::reader::{HeaderEnd, HeaderReader};
+pub(crate) use crate::proxy::reader::{failed_before_header, HeaderEnd, HeaderReader};
 use crate::sys;
 
 pub(crate) use io::{ListenerIo, StreamIo};
@@ -712,7 +712,7 @@ impl StreamHandle {
                         .as_mut()
                         .and_then(Stream::take_header);
                     match reader {
-                        Some(reader) => owner.on_header(Err(reader.read_failed(&err))),
+                        Some(_) => owner.on_header(Err(failed_before_header(&err))),
                         None => owner.on_error(err),
                     }
                     return;

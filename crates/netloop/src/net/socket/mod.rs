@@ -31,7 +31,9 @@ use crate::net::options::{
     ConnectionAttempt, LookupInfo, ServerOptions, SocketOptions, DEFAULT_HIGH_WATER_MARK,
 };
 use crate::proxy::ProxyProtocol;
-use crate::stream::{Accepted, Connected, HeaderEnd, StreamHandle, StreamOwner, WriteCb};
+use crate::stream::{
+    failed_before_header, Accepted, Connected, HeaderEnd, StreamHandle, StreamOwner, WriteCb,
+};
 use state::{Conn, Flow, State};
 
 pub use interop::StdStream;
@@ -687,7 +689,7 @@ impl StreamOwner for SocketInner {
         if self.st.borrow().header_pending() {
             // Nobody listens yet: a failure before `connection` is the
             // server's `clientError`, never this socket's `error`.
-            return self.after_header(Err(err));
+            return self.after_header(Err(failed_before_header(&err)));
         }
         self.destroy(Some(err));
     }
