@@ -7,6 +7,8 @@
 //! that need a fresh process live in `tests/fresh_process.rs`; tests that
 //! run the CLI or `node` live in the root package's `tests/`.
 
+#[path = "../util/certs.rs"]
+mod certs;
 #[path = "../util/mod.rs"]
 mod util;
 
@@ -40,3 +42,4 @@ mod node_net_unix;
 mod peer_faults;
 mod port_gaps;
 mod std_interop;
+mod tls;

@@ -9,7 +9,8 @@
 //! `read.rs` (flowing, paused, buffering, `end`), `write.rs` (writes,
 //! backpressure, `end()`, `finish`), `destroy.rs`, `props.rs` (options and
 //! getters), `state.rs` (the state machines), `interop.rs` (std streams and
-//! descriptors).
+//! descriptors), `tls.rs` (the seam where a TLS layer sits between the
+//! socket and its stream: see that file for the contract).
 
 mod connect;
 mod destroy;
@@ -17,6 +18,7 @@ mod interop;
 mod props;
 mod read;
 mod state;
+mod tls;
 mod write;
 
 use std::cell::RefCell;
@@ -32,6 +34,7 @@ use crate::stream::{Accepted, Connected, StreamHandle, StreamOwner, WriteCb};
 use state::{Conn, Flow, State};
 
 pub use interop::StdStream;
+pub(crate) use tls::{session_of, SECURE, TLS_HANDSHAKE_ERROR};
 
 /// A TCP or Unix-socket connection (Node: `net.Socket`).
 ///
@@ -648,11 +651,19 @@ impl StreamOwner for SocketInner {
     }
 
     fn on_read(&self, chunk: &[u8]) {
-        self.on_read_chunk(chunk);
+        if self.st.borrow().tls().is_some() {
+            self.tls_on_read(chunk);
+        } else {
+            self.on_read_chunk(chunk);
+        }
     }
 
     fn on_eof(&self) {
-        self.on_read_eof();
+        if self.st.borrow().tls().is_some() {
+            self.tls_on_eof();
+        } else {
+            self.on_read_eof();
+        }
     }
 
     fn after_write(&self, done: Vec<WriteCb>) {
@@ -664,7 +675,7 @@ impl StreamOwner for SocketInner {
     }
 
     fn on_error(&self, err: Error) {
-        self.destroy(Some(err));
+        self.tls_on_error(err);
     }
 }
 

@@ -142,6 +142,10 @@ pub(super) struct Cold {
     pub keep_alive: Option<(bool, Duration)>,
     /// `end_then` callbacks waiting for `finish` (Node's `kOnFinished`).
     pub on_finished: Vec<EndCb>,
+    /// The TLS layer over the stream, once TLS started (`tls.rs`). Here
+    /// rather than in the hot part: a TLS connection carries rustls's
+    /// state anyway, and a plain one should not pay a pointer for it.
+    pub tls: Option<Box<crate::tls::layer::TlsLayer>>,
 }
 
 /// An `end_then` callback.
@@ -280,7 +284,23 @@ impl State {
     pub fn can_read(&self) -> bool {
         self.conn == Conn::Open
             && !self.eof()
-            && self.flow != Flow::Paused
+            && (self.flow != Flow::Paused || self.tls_handshaking())
             && self.buffered() < (self.readable_hwm as usize).max(1)
+    }
+
+    /// A TLS layer whose handshake has not completed: the handshake reads
+    /// even while the socket is paused, and writes wait for it.
+    pub fn tls_handshaking(&self) -> bool {
+        self.tls().is_some_and(|t| t.handshaking())
+    }
+
+    /// The TLS layer, if TLS runs on this socket.
+    pub fn tls(&self) -> Option<&crate::tls::layer::TlsLayer> {
+        self.cold.as_ref()?.tls.as_deref()
+    }
+
+    /// The TLS layer, mutably.
+    pub fn tls_mut(&mut self) -> Option<&mut crate::tls::layer::TlsLayer> {
+        self.cold.as_mut()?.tls.as_deref_mut()
     }
 }
