@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 SECS=${1:-60}
-TARGETS=${TARGETS:-"ip socket_address blocklist"}
+TARGETS=${TARGETS:-"ip socket_address blocklist tls_server"}
 TOOLCHAIN=${TOOLCHAIN:-nightly}
 LOGS=target/fuzz-logs
 case $SECS in

@@ -235,3 +235,60 @@ impl Cipher {
         }
     }
 }
+
+/// The server side of the TLS layer without sockets, for the fuzz target
+/// (`fuzz/fuzz_targets/tls_server.rs`). Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::sync::Arc;
+
+    use super::config;
+    use super::errors;
+    use super::layer::TlsLayer;
+    use super::TlsServerOptions;
+    use crate::error::Result;
+
+    /// A server config to feed connections through.
+    pub struct ServerFeeder {
+        config: Arc<rustls::ServerConfig>,
+    }
+
+    impl ServerFeeder {
+        /// Build the config once.
+        ///
+        /// # Errors
+        ///
+        /// As [`TlsServer::new`](super::TlsServer::new).
+        pub fn new(opts: &TlsServerOptions) -> Result<ServerFeeder> {
+            Ok(ServerFeeder {
+                config: config::server_config(opts)?.0,
+            })
+        }
+
+        /// Feed `chunks` to a new server connection, as the socket does
+        /// with what the stream reads; the end of the chunks is the
+        /// peer's FIN. Returns the plaintext byte count when the
+        /// connection ended cleanly, or the error it ended with.
+        ///
+        /// # Errors
+        ///
+        /// The connection's error, as the socket would report it.
+        pub fn feed<'a>(&self, chunks: impl IntoIterator<Item = &'a [u8]>) -> Result<usize> {
+            let mut layer = TlsLayer::server(Arc::clone(&self.config), false, false)?;
+            let mut plain = Vec::new();
+            for chunk in chunks {
+                let fed = layer.feed(chunk, &mut plain, true);
+                if let Some(err) = fed.error {
+                    return Err(err);
+                }
+                if fed.eof {
+                    return Ok(plain.len());
+                }
+            }
+            if layer.handshaking() {
+                return Err(errors::hang_up());
+            }
+            Ok(plain.len())
+        }
+    }
+}

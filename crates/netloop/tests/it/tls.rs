@@ -399,6 +399,11 @@ fn tls_alpn_sni_and_peer_certificate() {
                 ));
                 v.push(format!("fp256 {}", cert.fingerprint256.len()));
                 v.push(format!("cipher {:?}", c.get_cipher().map(|x| x.version)));
+                v.push(format!("chain {}", c.get_peer_certificate_chain().len()));
+                let ekm = c
+                    .export_keying_material(32, b"EXPORTER-test", None)
+                    .map(|k| k.len());
+                v.push(format!("ekm {ekm:?}"));
             });
         });
         c.resume();
@@ -414,6 +419,8 @@ fn tls_alpn_sni_and_peer_certificate() {
             "issuer Some((\"CN\", \"netloop test CA\"))",
             "fp256 95",
             "cipher Some(\"TLSv1.3\")",
+            "chain 1",
+            "ekm Ok(32)",
         ]
     );
 }

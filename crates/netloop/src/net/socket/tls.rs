@@ -44,6 +44,9 @@ use crate::stream::{WriteCb, WriteData, WriteOutcome};
 use crate::tls::layer::TlsLayer;
 use crate::tls::{errors, TlsSession, TlsSocket};
 
+/// A write held in the socket: its bytes and its callback.
+type HeldWrite = (Vec<u8>, Option<WriteCb>);
+
 /// The handshake completed (Node's internal `secure` event).
 pub(crate) const SECURE: Event<()> = Event::new("secure");
 /// A server-side handshake failed; the TLS server reports it as
@@ -180,10 +183,7 @@ impl SocketInner {
     }
 
     /// Encrypt writes held during the handshake or while corked.
-    pub(super) fn tls_wrap_all(
-        &self,
-        pending: Vec<(Vec<u8>, Option<WriteCb>)>,
-    ) -> Result<Vec<(Vec<u8>, Option<WriteCb>)>, Error> {
+    pub(super) fn tls_wrap_all(&self, pending: Vec<HeldWrite>) -> Result<Vec<HeldWrite>, Error> {
         let mut st = self.st.borrow_mut();
         let Some(t) = st.tls_mut() else {
             return Ok(pending);
