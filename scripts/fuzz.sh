@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 SECS=${1:-60}
-TARGETS=${TARGETS:-"ip socket_address blocklist proxy_header"}
+TARGETS=${TARGETS:-"ip socket_address blocklist proxy_header tls_server"}
 TOOLCHAIN=${TOOLCHAIN:-nightly}
 LOGS=target/fuzz-logs
 case $SECS in

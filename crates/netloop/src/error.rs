@@ -235,6 +235,30 @@ error_codes! {
         ERR_UNHANDLED_ERROR,
         /// Several errors at once (happy eyeballs).
         ERR_AGGREGATE,
+        /// The server's certificate does not name the host connected to
+        /// (Node's `checkServerIdentity`).
+        ERR_TLS_CERT_ALTNAME_INVALID,
+        /// The TLS handshake took longer than `handshake_timeout`.
+        ERR_TLS_HANDSHAKE_TIMEOUT,
+        /// The peer's certificate is self-signed and not trusted (OpenSSL's
+        /// `X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT`).
+        DEPTH_ZERO_SELF_SIGNED_CERT,
+        /// The peer's chain ends in a self-signed certificate that is not
+        /// trusted.
+        SELF_SIGNED_CERT_IN_CHAIN,
+        /// The peer sent only its own certificate, and no trusted issuer
+        /// signed it.
+        UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+        /// No trusted issuer for the peer's chain.
+        UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+        /// The peer's certificate has expired.
+        CERT_HAS_EXPIRED,
+        /// The peer's certificate is not valid yet.
+        CERT_NOT_YET_VALID,
+        /// The peer does not speak TLS (OpenSSL's `wrong version number`).
+        ERR_SSL_WRONG_VERSION_NUMBER,
+        /// A plain HTTP request reached a TLS server.
+        ERR_SSL_HTTP_REQUEST,
     }
 }
 

@@ -111,6 +111,7 @@ pub mod net;
 pub mod proxy;
 pub mod signals;
 pub mod timers;
+pub mod tls;
 
 pub use error::{Error, ErrorCode, Result};
 pub use event_loop::{channel, loop_handle, next_tick, run, LoopHandle, Sender};

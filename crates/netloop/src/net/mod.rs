@@ -69,7 +69,7 @@
 mod blocklist;
 mod options;
 mod server;
-mod socket;
+pub(crate) mod socket;
 
 use std::path::Path;
 

@@ -7,6 +7,8 @@
 //! that need a fresh process live in `tests/fresh_process.rs`; tests that
 //! run the CLI or `node` live in the root package's `tests/`.
 
+#[path = "../util/certs.rs"]
+mod certs;
 #[path = "../util/mod.rs"]
 mod util;
 
@@ -41,3 +43,4 @@ mod peer_faults;
 mod port_gaps;
 mod proxy_protocol;
 mod std_interop;
+mod tls;

@@ -668,6 +668,12 @@ impl SocketInner {
         if self.st.borrow().destroyed() {
             return;
         }
+        // A TLS client's ClientHello leaves now, after `connect` and
+        // `ready` (Node's order: `connect`, `ready`, then `secureConnect`
+        // once the handshake completes).
+        if !self.tls_send_output() {
+            return;
+        }
         // Writes made while connecting, in order, in one `writev` (unless
         // the socket is corked: then they wait for `uncork()`).
         if self.st.borrow().corked() == 0 {

@@ -10,7 +10,8 @@
 //! protocol header an accepted socket reads first), `write.rs` (writes,
 //! backpressure, `end()`, `finish`), `destroy.rs`, `props.rs` (options and
 //! getters), `state.rs` (the state machines), `interop.rs` (std streams and
-//! descriptors).
+//! descriptors), `tls.rs` (the seam where a TLS layer sits between the
+//! socket and its stream: see that file for the contract).
 
 mod connect;
 mod destroy;
@@ -19,6 +20,7 @@ mod interop;
 mod props;
 mod read;
 mod state;
+mod tls;
 mod write;
 
 use std::cell::RefCell;
@@ -37,6 +39,7 @@ use crate::stream::{
 use state::{Conn, Flow, State};
 
 pub use interop::StdStream;
+pub(crate) use tls::{session_of, SECURE, TLS_HANDSHAKE_ERROR};
 
 /// A TCP or Unix-socket connection (Node: `net.Socket`).
 ///
@@ -670,11 +673,19 @@ impl StreamOwner for SocketInner {
     }
 
     fn on_read(&self, chunk: &[u8]) {
-        self.on_read_chunk(chunk);
+        if self.st.borrow().tls().is_some() {
+            self.tls_on_read(chunk);
+        } else {
+            self.on_read_chunk(chunk);
+        }
     }
 
     fn on_eof(&self) {
-        self.on_read_eof();
+        if self.st.borrow().tls().is_some() {
+            self.tls_on_eof();
+        } else {
+            self.on_read_eof();
+        }
     }
 
     fn after_write(&self, done: Vec<WriteCb>) {
@@ -691,7 +702,7 @@ impl StreamOwner for SocketInner {
             // server's `clientError`, never this socket's `error`.
             return self.after_header(Err(failed_before_header(&err)));
         }
-        self.destroy(Some(err));
+        self.tls_on_error(err);
     }
 
     fn on_header(&self, res: Result<HeaderEnd<'_>, Error>) {

@@ -149,6 +149,10 @@ pub(super) struct Cold {
     /// The PROXY protocol header to send first once connected, encoded
     /// (`ConnectOptions::proxy_protocol`).
     pub proxy_out: Option<Vec<u8>>,
+    /// The TLS layer over the stream, once TLS started (`tls.rs`). Here
+    /// rather than in the hot part: a TLS connection carries rustls's
+    /// state anyway, and a plain one should not pay a pointer for it.
+    pub tls: Option<Box<crate::tls::layer::TlsLayer>>,
 }
 
 /// An accepted connection's PROXY protocol header (see `header.rs`).
@@ -312,7 +316,23 @@ impl State {
     pub fn can_read(&self) -> bool {
         self.conn == Conn::Open
             && !self.eof()
-            && self.flow != Flow::Paused
+            && (self.flow != Flow::Paused || self.tls_handshaking())
             && self.buffered() < (self.readable_hwm as usize).max(1)
+    }
+
+    /// A TLS layer whose handshake has not completed: the handshake reads
+    /// even while the socket is paused, and writes wait for it.
+    pub fn tls_handshaking(&self) -> bool {
+        self.tls().is_some_and(|t| t.handshaking())
+    }
+
+    /// The TLS layer, if TLS runs on this socket.
+    pub fn tls(&self) -> Option<&crate::tls::layer::TlsLayer> {
+        self.cold.as_ref()?.tls.as_deref()
+    }
+
+    /// The TLS layer, mutably.
+    pub fn tls_mut(&mut self) -> Option<&mut crate::tls::layer::TlsLayer> {
+        self.cold.as_mut()?.tls.as_deref_mut()
     }
 }

@@ -553,7 +553,7 @@ impl SocketInner {
         // first write waits for `connect`), so order is kept.
         let behind_pending = {
             let st = self.st.borrow();
-            st.has_pending() || st.corked() > 0
+            st.has_pending() || st.corked() > 0 || st.tls_handshaking()
         };
         match conn {
             Conn::Open if !behind_pending => {
@@ -606,6 +606,17 @@ impl SocketInner {
     fn write_now(&self, data: WriteData<'_>, cb: Option<WriteCb>) -> bool {
         self.st.borrow_mut().bytes_written += data.len() as u64;
         self.refresh_timeout();
+        let data = match self.tls_wrap(data) {
+            Ok(d) => d,
+            Err(err) => {
+                if let Some(cb) = cb {
+                    let e2 = err.clone();
+                    self.lp.next_tick(move || cb(Some(&e2)));
+                }
+                self.destroy(Some(err));
+                return false;
+            }
+        };
         match self.stream.write(data, cb) {
             Ok(WriteOutcome::Done(cb)) => {
                 if let Some(cb) = cb {
@@ -639,12 +650,16 @@ impl SocketInner {
     pub(super) fn flush_pending(&self) {
         let pending = {
             let mut st = self.st.borrow_mut();
-            if !st.has_pending() || !self.stream.is_attached() {
+            if !st.has_pending() || !self.stream.is_attached() || st.tls_handshaking() {
                 return;
             }
             let cold = st.cold();
             cold.pending_bytes = 0;
             std::mem::take(&mut cold.pending)
+        };
+        let pending = match self.tls_wrap_all(pending) {
+            Ok(p) => p,
+            Err(err) => return self.destroy(Some(err)),
         };
         self.stream.write_all_queued(pending, self);
     }
@@ -723,13 +738,19 @@ impl SocketInner {
     pub(super) fn maybe_shutdown(&self) {
         {
             let st = self.st.borrow();
-            if st.write != WriteSide::Ending || st.conn != Conn::Open || st.has_pending() {
+            if st.write != WriteSide::Ending
+                || st.conn != Conn::Open
+                || st.has_pending()
+                || st.tls_handshaking()
+            {
                 return;
             }
         }
         if self.stream.queued_bytes() > 0 {
             return;
         }
+        // TLS: `close_notify` first (sent once), then the FIN after it.
+        self.tls_close_notify();
         self.stream.shutdown(self);
     }
 
