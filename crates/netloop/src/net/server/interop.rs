@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use super::listen::Ticks;
 use super::Server;
+use crate::cluster::Bound;
 use crate::error::{Error, ErrorCode, Result};
 use crate::stream::adopt;
 
@@ -100,7 +101,10 @@ impl Server {
         let fd = listener.into().0;
         {
             let st = self.inner.st.borrow();
-            if self.inner.listener.is_attached() || st.binding.is_some() {
+            if self.inner.listener.is_attached()
+                || st.cluster_listen.is_some()
+                || st.binding.is_some()
+            {
                 return Err(Error::new(
                     ErrorCode::ERR_SERVER_ALREADY_LISTEN,
                     "Listen method has been called more than once without closing.",
@@ -118,7 +122,7 @@ impl Server {
         let port = local.map_or(0, |a| a.port());
         // `listening` on the next tick, as Node's `emitListeningNT`.
         self.inner
-            .finish_listen(Ok(io), path, host, port, Ticks::One);
+            .finish_listen(Ok(Bound::Own(io)), path, host, port, Ticks::One);
         Ok(self)
     }
 
