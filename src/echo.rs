@@ -4,7 +4,8 @@
 //! Once listening it never exits on an error: a connection's error ends
 //! that connection, and a server out of file descriptors sheds load and
 //! goes on (the library's warning says so on stderr, unless `--quiet`).
-//! Only a failed listen ends it, with exit status 1.
+//! Only a failed listen ends it, with exit status 1. With `--threads`,
+//! every thread runs this same server (see `threads.rs`).
 
 use netloop::net::{self, Server, ServerOptions, Socket};
 
@@ -23,6 +24,8 @@ pub struct Args {
     #[arg(long, short)]
     quiet: bool,
     #[command(flatten)]
+    threads: crate::threads::ThreadsArgs,
+    #[command(flatten)]
     shutdown: crate::shutdown::ShutdownArgs,
 }
 
@@ -35,24 +38,19 @@ impl Args {
 
 pub fn run(args: Args) -> netloop::Result<()> {
     let _ = netloop::process::raise_fd_limit();
+    let (host, port, no_delay, quiet) = (args.host, args.port, args.no_delay, args.quiet);
+    if !args.threads.single() {
+        return crate::threads::run(
+            args.threads,
+            args.shutdown,
+            "echo",
+            quiet,
+            |addr| format!("echo listening on {addr}"),
+            move || serve(port, &host, no_delay, quiet),
+        );
+    }
     netloop::run(move || {
-        let opts = ServerOptions {
-            no_delay: args.no_delay,
-            ..ServerOptions::default()
-        };
-        let quiet = args.quiet;
-        let server = net::create_server_with(opts, move |_, sock: &Socket| {
-            sock.pipe(sock);
-            // A client that resets is not the server's failure. (Two
-            // closures that capture nothing rather than one that captures
-            // `quiet`: a capturing closure is an allocation per connection.)
-            if quiet {
-                sock.on(Socket::ERROR, |_, _| {});
-            } else {
-                sock.on(Socket::ERROR, |_, err| eprintln!("echo: {err}"));
-            }
-        });
-        server.listen(args.port, &args.host)?;
+        let server = serve(port, &host, no_delay, quiet)?;
         // A listen failure has no listener and ends `run` (exit 1). Once
         // listening, nothing the server reports may end the process: the
         // library emits no accept error (as Node 20), and this listener
@@ -71,4 +69,25 @@ pub fn run(args: Args) -> netloop::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The echo server, listening on `host:port`.
+fn serve(port: u16, host: &str, no_delay: bool, quiet: bool) -> netloop::Result<Server> {
+    let opts = ServerOptions {
+        no_delay,
+        ..ServerOptions::default()
+    };
+    let server = net::create_server_with(opts, move |_, sock: &Socket| {
+        sock.pipe(sock);
+        // A client that resets is not the server's failure. (Two
+        // closures that capture nothing rather than one that captures
+        // `quiet`: a capturing closure is an allocation per connection.)
+        if quiet {
+            sock.on(Socket::ERROR, |_, _| {});
+        } else {
+            sock.on(Socket::ERROR, |_, err| eprintln!("echo: {err}"));
+        }
+    });
+    server.listen(port, host)?;
+    Ok(server)
 }

@@ -8,6 +8,7 @@ mod logging;
 mod nc;
 mod server;
 mod shutdown;
+mod threads;
 
 use std::process::ExitCode;
 

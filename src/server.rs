@@ -3,7 +3,9 @@
 //! As the seed's Node server, it never exits on a connection's error, nor
 //! when it runs out of file descriptors (it sheds load and goes on; the
 //! library's warning says so on stderr). Only a failed listen ends it,
-//! with exit status 1.
+//! with exit status 1. With `--threads`, every thread runs this same
+//! server (see `threads.rs`); each line is printed whole, so lines of
+//! different threads never mix.
 
 use netloop::net::{self, Server, Socket};
 
@@ -16,28 +18,25 @@ pub struct Args {
     #[arg(long, default_value_t = 6969)]
     port: u16,
     #[command(flatten)]
+    threads: crate::threads::ThreadsArgs,
+    #[command(flatten)]
     shutdown: crate::shutdown::ShutdownArgs,
 }
 
 pub fn run(args: Args) -> netloop::Result<()> {
+    if !args.threads.single() {
+        let (host, port) = (args.host, args.port);
+        return crate::threads::run(
+            args.threads,
+            args.shutdown,
+            "server",
+            false,
+            |addr| format!("Server listening on {}:{}", addr.ip(), addr.port()),
+            move || serve(port, &host),
+        );
+    }
     netloop::run(move || {
-        let server = net::create_server(|_, sock: &Socket| {
-            let addr = display_ip(sock);
-            let port = sock.remote_port().unwrap_or(0);
-            println!("CONNECTED: {addr}:{port}");
-            sock.on(Socket::DATA, move |s, data| {
-                let text = String::from_utf8_lossy(data);
-                println!("DATA {}: {text}", display_ip(s));
-                s.write(format!("You said \"{text}\""));
-            });
-            sock.on(Socket::ERROR, |s, err| {
-                eprintln!("ERROR {}: {err}", display_ip(s));
-            });
-            sock.on(Socket::CLOSE, |s, _| {
-                println!("CLOSED: {} {}", display_ip(s), s.remote_port().unwrap_or(0));
-            });
-        });
-        server.listen(args.port, &args.host)?;
+        let server = serve(args.port, &args.host)?;
         // A listen failure has no listener and ends `run` (exit 1). Once
         // listening, nothing the server reports may end the process (the
         // library emits no accept error, as Node 20; this makes sure).
@@ -51,6 +50,28 @@ pub fn run(args: Args) -> netloop::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The seed's server, listening on `host:port`.
+fn serve(port: u16, host: &str) -> netloop::Result<Server> {
+    let server = net::create_server(|_, sock: &Socket| {
+        let addr = display_ip(sock);
+        let port = sock.remote_port().unwrap_or(0);
+        println!("CONNECTED: {addr}:{port}");
+        sock.on(Socket::DATA, move |s, data| {
+            let text = String::from_utf8_lossy(data);
+            println!("DATA {}: {text}", display_ip(s));
+            s.write(format!("You said \"{text}\""));
+        });
+        sock.on(Socket::ERROR, |s, err| {
+            eprintln!("ERROR {}: {err}", display_ip(s));
+        });
+        sock.on(Socket::CLOSE, |s, _| {
+            println!("CLOSED: {} {}", display_ip(s), s.remote_port().unwrap_or(0));
+        });
+    });
+    server.listen(port, host)?;
+    Ok(server)
 }
 
 fn display_ip(s: &Socket) -> String {
