@@ -76,23 +76,25 @@
 //! When to use which: round robin for long-lived or uneven connections
 //! (each worker gets its turn, and a stalled worker stops getting new
 //! ones), shared for many short connections of similar cost (connection
-//! rate is what counts, and the hash spreads them well enough). Node
-//! measured "over 70% of all connections in two processes out of eight"
-//! with its shared handles, which were `accept()` races rather than
-//! `SO_REUSEPORT`; the kernel's hash is fairer than that, but not exact.
+//! rate is what counts, and the hash spreads them well enough). Node's
+//! documentation reports its shared handles (processes racing in
+//! `accept()` on one socket, not `SO_REUSEPORT`) sending most connections
+//! to a few processes; the kernel's hash is fairer than that, but not
+//! exact, and a worker that stalls keeps getting its share.
 //!
 //! What goes through the cluster: `listen` on a port ([`Server::listen`],
-//! [`listen_port`](Server::listen_port), a host name once looked up, and
-//! [`listen_with`](Server::listen_with) unless
+//! [`listen_port`](crate::net::Server::listen_port), a host name once
+//! looked up, and [`listen_with`](crate::net::Server::listen_with) unless
 //! [`exclusive`](crate::net::ListenOptions::exclusive) is set). Unix
-//! sockets ([`listen_path`](Server::listen_path)) and
-//! [`listen_std`](Server::listen_std) stay with the worker's own server:
-//! a path can be bound once, so give each worker its own (Node shares
-//! them through the primary; a socket per worker is what netloop does
-//! instead). A worker's second server on the same address gets a socket
-//! of its own (its second `listen(0)` matches the other workers' second,
-//! as in Node). With round robin, [`Server::fd`] is `None` in a worker:
-//! the socket is the acceptor's.
+//! sockets ([`listen_path`](crate::net::Server::listen_path)) and
+//! [`listen_std`](crate::net::Server::listen_std) stay with the worker's
+//! own server: a path can be bound once, so give each worker its own
+//! (Node shares them through the primary too; netloop does not). A
+//! worker's second server on the same address shares a second socket
+//! with the other workers' second servers (Node keys its shared handles
+//! by the how-many-th `listen` the same way), so a second `listen(0)`
+//! gets a port of its own. With round robin, [`Server::fd`] is `None` in
+//! a worker: the socket is the acceptor's.
 //!
 //! # Port 0
 //!
@@ -108,10 +110,11 @@
 //! compare-and-swap, so the count is exact: with the limit reached, a new
 //! connection is closed at once and the worker's server emits
 //! [`Server::DROP`], as over its own
-//! [`set_max_connections`](Server::set_max_connections) (which still
-//! applies per server). With round robin the acceptor hands the
-//! connection to a worker first, which drops it; with shared, whichever
-//! worker the kernel chose. [`ClusterHandle::connections`] is the
+//! [`set_max_connections`](crate::net::Server::set_max_connections)
+//! (which still applies per server). With round robin the acceptor hands
+//! the connection to a worker first, which drops it; with shared,
+//! whichever worker the kernel chose. Every server a worker makes counts,
+//! whatever it listens on. [`ClusterHandle::connections`] is the
 //! cluster-wide count; [`ClusterHandle::stats`] has each worker's
 //! [`WorkerStats`]: connections open and total, bytes read and written
 //! (counted when a connection closes, so the read and write paths stay

@@ -129,7 +129,9 @@ impl Server {
     /// The listening descriptor, lent for as long as this `&Server` is
     /// borrowed (to set options netloop does not wrap, through socket2's
     /// `SockRef`); `None` before listening, while a host name is looked
-    /// up, and after [`close`](Server::close). As for
+    /// up, after [`close`](Server::close), and in a
+    /// [`cluster`](crate::cluster) worker with the round-robin policy
+    /// (the socket is the acceptor's). As for
     /// [`Socket::fd`](crate::net::Socket::fd), a lent descriptor's number
     /// stays reserved (on `/dev/null`) after `close` until the last clone
     /// of the server is dropped.
@@ -143,23 +145,25 @@ impl Server {
 ///
 /// # Panics
 ///
-/// When the server is not listening (before `listen`, while a host name is
-/// looked up, after `close`): check [`Server::fd`] first where that may
-/// be so.
+/// When the server has no listening descriptor (before `listen`, while a
+/// host name is looked up, after `close`, or in a round-robin cluster
+/// worker): check [`Server::fd`] first where that may be so.
 impl AsFd for Server {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self.fd() {
             Some(fd) => fd,
             None => panic!(
-                "netloop: Server::as_fd on a server that is not listening; \
+                "netloop: Server::as_fd on a server with no listening descriptor \
+                 (not listening, or listening through a round-robin cluster); \
                  Server::fd() returns None then"
             ),
         }
     }
 }
 
-/// The listening descriptor's number, or -1 when not listening (any call
-/// with it fails with `EBADF`). Prefer [`Server::fd`].
+/// The listening descriptor's number, or -1 when there is none (see
+/// [`Server::fd`]; any call with it fails with `EBADF`). Prefer
+/// [`Server::fd`].
 impl AsRawFd for Server {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.listener.raw_fd().unwrap_or(-1)

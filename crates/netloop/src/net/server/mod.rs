@@ -183,8 +183,13 @@ use accept::Acceptor;
 ///   the classic tutorial that prints it crashes. A host name is still
 ///   looked up first, as in Node.
 /// - [`connections`](Server::connections) answers at once (Node's
-///   `getConnections(cb)` answers through a callback to allow for cluster
-///   workers, which netloop does not have).
+///   `getConnections(cb)` answers through a callback to ask cluster
+///   workers in other processes; netloop's workers are threads, and a
+///   cluster's total is
+///   [`ClusterHandle::connections`](crate::cluster::ClusterHandle::connections)).
+/// - In a [`cluster`](crate::cluster) worker, `listen` on a TCP address
+///   shares the port with the other workers, as in a Node worker (see the
+///   cluster's documentation).
 /// - [`set_max_connections`](Server::set_max_connections)`(Some(0))`
 ///   refuses every connection; in Node 20 `0` means "no limit" (`None`
 ///   here), because 0 is falsy in JavaScript.
