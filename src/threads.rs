@@ -9,11 +9,10 @@
 //! worker's error, if any. A listen that fails in a worker (`EADDRINUSE`)
 //! ends the tool with that error, as the single loop does.
 
-use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use netloop::cluster::{self, ClusterOptions, Policy};
+use netloop::cluster::{self, ClusterOptions, ExitReason, Policy, WorkerExit};
 use netloop::net::Server;
 use netloop::{timers, Slot};
 
@@ -66,10 +65,28 @@ pub fn run(
         PolicyArg::Shared => Policy::Shared,
     };
     let (tx, rx) = mpsc::channel::<netloop::Result<std::net::SocketAddr>>();
+    // A worker whose first setup fails or panics before it listens
+    // reports that instead (the primary waits for one report per worker).
+    let failed = Mutex::new(tx.clone());
+    let on_worker_exit: cluster::ExitHook = Arc::new(move |exit: &WorkerExit| {
+        if exit.generation > 1 {
+            return;
+        }
+        let err = match &exit.reason {
+            ExitReason::Failed(e) => e.clone(),
+            ExitReason::Panicked(msg) => netloop::Error::new(
+                netloop::ErrorCode::ERR_UNHANDLED_ERROR,
+                format!("{who}: worker {} panicked: {msg}", exit.id),
+            ),
+            _ => return,
+        };
+        let _ = failed.lock().map(|tx| tx.send(Err(err)));
+    });
     let tx = Mutex::new(tx);
     let opts = ClusterOptions {
         workers: threads.threads,
         policy,
+        on_worker_exit: Some(on_worker_exit),
         ..ClusterOptions::default()
     };
     let cluster = cluster::start(opts, move |_| {

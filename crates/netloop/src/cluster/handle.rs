@@ -21,7 +21,8 @@ const STOP_WAIT_MAX: Duration = Duration::from_secs(10);
 /// them from the round-robin acceptor), and bytes when they close: the
 /// bytes of a connection still open are not in `bytes_read` and
 /// `bytes_written` yet, which keeps the counters off the path every read
-/// and write takes. Each field is read on its own (relaxed atomics): a
+/// and write takes (and the bytes of connections a panic closed are not
+/// counted at all). Each field is read on its own (relaxed atomics): a
 /// snapshot taken while connections come and go may mix two moments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
