@@ -6,7 +6,8 @@
 #   scripts/soak.sh --duration 120   # a short run
 #
 # Starts `target/release/netloop echo` (built first; NETLOOP=path for
-# another binary) on 127.0.0.1 port 0 and runs, in turns, bounded chunks of
+# another binary; ECHO_ARGS="--threads 2" for a cluster of loops) on
+# 127.0.0.1 port 0 and runs, in turns, bounded chunks of
 # `netloop bench pingpong` (20 connections) and `netloop bench connect`
 # (20 workers connecting, echoing once and closing) against it, loopback
 # only. Every 30 s (every 5 s for runs under 5 minutes) it samples the

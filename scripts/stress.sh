@@ -35,7 +35,8 @@
 #
 # --server node runs the same attack against Node's `net` echo
 # (bench/peers/node_echo.js); both runs the two one after the other.
-# Uses target/release/netloop (built first; NETLOOP=path for another).
+# Uses target/release/netloop (built first; NETLOOP=path for another;
+# ECHO_ARGS="--threads 2 --policy shared" for a cluster of loops).
 # Each attack's JSON goes to $RESULTS (default bench/results/stress-DATE).
 set -euo pipefail
 cd "$(dirname "$0")/.."

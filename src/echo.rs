@@ -4,7 +4,8 @@
 //! Once listening it never exits on an error: a connection's error ends
 //! that connection, and a server out of file descriptors sheds load and
 //! goes on (the library's warning says so on stderr, unless `--quiet`).
-//! Only a failed listen ends it, with exit status 1.
+//! Only a failed listen ends it, with exit status 1. With `--threads`,
+//! every thread runs this same server (see `threads.rs`).
 
 use netloop::net::{self, Server, ServerOptions, Socket};
 
@@ -22,6 +23,12 @@ pub struct Args {
     /// Print nothing but the listening line.
     #[arg(long, short)]
     quiet: bool,
+    /// Print `CONNECTED: ADDR:PORT` for each connection (with
+    /// --proxy-protocol, the client its header names).
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
+    #[command(flatten)]
+    threads: crate::threads::ThreadsArgs,
     #[command(flatten)]
     shutdown: crate::shutdown::ShutdownArgs,
     #[command(flatten)]
@@ -37,25 +44,25 @@ impl Args {
 
 pub fn run(args: Args) -> netloop::Result<()> {
     let _ = netloop::process::raise_fd_limit();
+    let (host, port, quiet) = (args.host, args.port, args.quiet);
+    let conf = Serve {
+        no_delay: args.no_delay,
+        quiet,
+        verbose: args.verbose && !quiet,
+        proxy: args.proxy,
+    };
+    if !args.threads.single() {
+        return crate::threads::run(
+            args.threads,
+            args.shutdown,
+            "echo",
+            quiet,
+            |addr| format!("echo listening on {addr}"),
+            move || serve(port, &host, conf),
+        );
+    }
     netloop::run(move || {
-        let opts = args.proxy.apply(ServerOptions {
-            no_delay: args.no_delay,
-            ..ServerOptions::default()
-        });
-        let quiet = args.quiet;
-        let server = net::create_server_with(opts, move |_, sock: &Socket| {
-            sock.pipe(sock);
-            // A client that resets is not the server's failure. (Two
-            // closures that capture nothing rather than one that captures
-            // `quiet`: a capturing closure is an allocation per connection.)
-            if quiet {
-                sock.on(Socket::ERROR, |_, _| {});
-            } else {
-                sock.on(Socket::ERROR, |_, err| eprintln!("echo: {err}"));
-            }
-        });
-        args.proxy.report_client_errors(&server, quiet);
-        server.listen(args.port, &args.host)?;
+        let server = serve(port, &host, conf)?;
         // A listen failure has no listener and ends `run` (exit 1). Once
         // listening, nothing the server reports may end the process: the
         // library emits no accept error (as Node 20), and this listener
@@ -74,4 +81,44 @@ pub fn run(args: Args) -> netloop::Result<()> {
         }
         Ok(())
     })
+}
+
+/// How each thread's echo server is set up.
+#[derive(Clone, Copy)]
+struct Serve {
+    no_delay: bool,
+    quiet: bool,
+    verbose: bool,
+    proxy: crate::proxy_protocol::ProxyArgs,
+}
+
+/// The echo server, listening on `host:port`.
+fn serve(port: u16, host: &str, conf: Serve) -> netloop::Result<Server> {
+    let opts = conf.proxy.apply(ServerOptions {
+        no_delay: conf.no_delay,
+        ..ServerOptions::default()
+    });
+    let Serve { quiet, verbose, .. } = conf;
+    let server = net::create_server_with(opts, move |_, sock: &Socket| {
+        if verbose {
+            // With --proxy-protocol, the client the header names. One
+            // `println!` is one locked write: lines of threads never mix.
+            let ip = sock
+                .remote_address()
+                .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+            println!("CONNECTED: {ip}:{}", sock.remote_port().unwrap_or(0));
+        }
+        sock.pipe(sock);
+        // A client that resets is not the server's failure. (Two
+        // closures that capture nothing rather than one that captures
+        // `quiet`: a capturing closure is an allocation per connection.)
+        if quiet {
+            sock.on(Socket::ERROR, |_, _| {});
+        } else {
+            sock.on(Socket::ERROR, |_, err| eprintln!("echo: {err}"));
+        }
+    });
+    conf.proxy.report_client_errors(&server, quiet);
+    server.listen(port, host)?;
+    Ok(server)
 }

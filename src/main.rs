@@ -9,6 +9,7 @@ mod nc;
 mod proxy_protocol;
 mod server;
 mod shutdown;
+mod threads;
 
 use std::process::ExitCode;
 

@@ -3,7 +3,9 @@
 //! As the seed's Node server, it never exits on a connection's error, nor
 //! when it runs out of file descriptors (it sheds load and goes on; the
 //! library's warning says so on stderr). Only a failed listen ends it,
-//! with exit status 1.
+//! with exit status 1. With `--threads`, every thread runs this same
+//! server (see `threads.rs`); each line is printed whole, so lines of
+//! different threads never mix.
 
 use netloop::net::{self, Server, ServerOptions, Socket};
 
@@ -16,17 +18,52 @@ pub struct Args {
     #[arg(long, default_value_t = 6969)]
     port: u16,
     #[command(flatten)]
+    threads: crate::threads::ThreadsArgs,
+    #[command(flatten)]
     shutdown: crate::shutdown::ShutdownArgs,
     #[command(flatten)]
     proxy: crate::proxy_protocol::ProxyArgs,
 }
 
 pub fn run(args: Args) -> netloop::Result<()> {
+    if !args.threads.single() {
+        let (host, port, proxy) = (args.host, args.port, args.proxy);
+        return crate::threads::run(
+            args.threads,
+            args.shutdown,
+            "server",
+            false,
+            |addr| format!("Server listening on {}:{}", addr.ip(), addr.port()),
+            move || serve(port, &host, proxy),
+        );
+    }
     netloop::run(move || {
-        // With --proxy-protocol, `remote_address` is the client the
-        // header names: the CONNECTED line shows it.
-        let opts = args.proxy.apply(ServerOptions::default());
-        let server = net::create_server_with(opts, |_, sock: &Socket| {
+        let server = serve(args.port, &args.host, args.proxy)?;
+        // A listen failure has no listener and ends `run` (exit 1). Once
+        // listening, nothing the server reports may end the process (the
+        // library emits no accept error, as Node 20; this makes sure).
+        server.once(Server::LISTENING, |s, _| {
+            s.on(Server::ERROR, |_, err| eprintln!("ERROR: {err}"));
+        });
+        // Before the listening line: whoever reads it may signal at once.
+        crate::shutdown::on_signals(&server, args.shutdown, "server", false)?;
+        if let Some(addr) = server.address() {
+            println!("Server listening on {}:{}", addr.ip(), addr.port());
+        }
+        Ok(())
+    })
+}
+
+/// The seed's server, listening on `host:port`.
+fn serve(
+    port: u16,
+    host: &str,
+    proxy: crate::proxy_protocol::ProxyArgs,
+) -> netloop::Result<Server> {
+    // With --proxy-protocol, `remote_address` is the client the header
+    // names: the CONNECTED line shows it.
+    let server =
+        net::create_server_with(proxy.apply(ServerOptions::default()), |_, sock: &Socket| {
             let addr = display_ip(sock);
             let port = sock.remote_port().unwrap_or(0);
             println!("CONNECTED: {addr}:{port}");
@@ -42,21 +79,9 @@ pub fn run(args: Args) -> netloop::Result<()> {
                 println!("CLOSED: {} {}", display_ip(s), s.remote_port().unwrap_or(0));
             });
         });
-        args.proxy.report_client_errors(&server, false);
-        server.listen(args.port, &args.host)?;
-        // A listen failure has no listener and ends `run` (exit 1). Once
-        // listening, nothing the server reports may end the process (the
-        // library emits no accept error, as Node 20; this makes sure).
-        server.once(Server::LISTENING, |s, _| {
-            s.on(Server::ERROR, |_, err| eprintln!("ERROR: {err}"));
-        });
-        // Before the listening line: whoever reads it may signal at once.
-        crate::shutdown::on_signals(&server, args.shutdown, "server", false)?;
-        if let Some(addr) = server.address() {
-            println!("Server listening on {}:{}", addr.ip(), addr.port());
-        }
-        Ok(())
-    })
+    proxy.report_client_errors(&server, false);
+    server.listen(port, host)?;
+    Ok(server)
 }
 
 fn display_ip(s: &Socket) -> String {

@@ -211,3 +211,181 @@ fn a_second_signal_stops_the_server_at_once() {
     let status = server.wait();
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status}");
 }
+
+// ----- --threads: the same server on several loops ------------------------
+
+/// Many clients at once, each its own bytes, every byte back in order.
+fn echo_many(port: u16, clients: usize) {
+    std::thread::scope(|s| {
+        for i in 0..clients {
+            s.spawn(move || {
+                let payload: Vec<u8> = (0..64 * 1024 + i * 97).map(|b| (b * 7 + i) as u8).collect();
+                let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                c.set_read_timeout(Some(GUARD)).unwrap();
+                let mut writer = c.try_clone().unwrap();
+                let sent = payload.clone();
+                let w = std::thread::spawn(move || {
+                    writer.write_all(&sent).unwrap();
+                    writer.shutdown(Shutdown::Write).unwrap();
+                });
+                let mut back = Vec::new();
+                c.read_to_end(&mut back).unwrap();
+                w.join().unwrap();
+                assert!(
+                    back == payload,
+                    "client {i}: {} of {} bytes",
+                    back.len(),
+                    payload.len()
+                );
+            });
+        }
+    });
+}
+
+fn echo_threads_serve_and_shut_down_on_sigterm(policy: &str) {
+    let mut echo = Tool::start(
+        &[
+            "echo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--threads",
+            "2",
+            "--policy",
+            policy,
+        ],
+        "echo listening on 127.0.0.1:",
+    );
+    echo_many(echo.port, 16);
+    let mut c = echo.connect();
+    echo_round_trip(&mut c, b"before");
+    echo.signal("TERM");
+    let line = echo.stderr_line();
+    assert!(
+        line.starts_with(
+            "echo: SIGTERM: not accepting; waiting up to 10s for 1 open connection(s)"
+        ),
+        "{line:?}"
+    );
+    // Printed once every thread stopped accepting.
+    let refused = TcpStream::connect(("127.0.0.1", echo.port)).expect_err("still accepting");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    echo_round_trip(&mut c, b"after the signal");
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let status = echo.wait();
+    assert!(status.success(), "{status}");
+    let mut err = String::new();
+    echo.stderr.read_to_string(&mut err).unwrap();
+    assert_eq!(err, "", "nothing more on stderr");
+}
+
+#[test]
+fn echo_threads_round_robin_serves_and_shuts_down_on_sigterm() {
+    echo_threads_serve_and_shut_down_on_sigterm("round-robin");
+}
+
+#[test]
+fn echo_threads_shared_serves_and_shuts_down_on_sigterm() {
+    echo_threads_serve_and_shut_down_on_sigterm("shared");
+}
+
+#[test]
+fn echo_threads_close_what_remains_at_the_shutdown_timeout() {
+    let mut echo = Tool::start(
+        &[
+            "echo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--threads",
+            "2",
+            "--shutdown-timeout",
+            "0",
+        ],
+        "echo listening on 127.0.0.1:",
+    );
+    let mut c = echo.connect();
+    echo_round_trip(&mut c, b"idle from now on");
+    echo.signal("INT");
+    assert!(echo
+        .stderr_line()
+        .starts_with("echo: SIGINT: not accepting"));
+    assert_eq!(
+        echo.stderr_line(),
+        "echo: shutdown timeout: closing 1 remaining connection(s)\n"
+    );
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let status = echo.wait();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn server_threads_0_starts_one_loop_per_core_and_logs_whole_lines() {
+    let mut server = Tool::start(
+        &[
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--threads",
+            "0",
+        ],
+        "Server listening on 127.0.0.1:",
+    );
+    // Several clients at once, on whichever threads: every line whole.
+    let clients: Vec<TcpStream> = (0..8).map(|_| server.connect()).collect();
+    let mut lines = Vec::new();
+    for _ in 0..clients.len() {
+        let mut line = String::new();
+        server.stdout.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    for line in &lines {
+        let rest = line
+            .strip_prefix("CONNECTED: 127.0.0.1:")
+            .unwrap_or_else(|| panic!("{line:?}"));
+        rest.trim_end().parse::<u16>().unwrap();
+    }
+    drop(clients);
+    server.signal("INT");
+    assert!(server
+        .stderr_line()
+        .starts_with("server: SIGINT: not accepting"));
+    let status = server.wait();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn threads_listen_failure_exits_1_with_the_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(BIN)
+        .args([
+            "echo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--threads",
+            "2",
+        ])
+        .output()
+        .expect("run netloop");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "listen EADDRINUSE: address already in use 127.0.0.1:{port}"
+        )),
+        "{err:?}"
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -3,7 +3,7 @@
 //! its own, joined by veth pairs. The balancer is HAProxy (`mode tcp`,
 //! `send-proxy-v2`, health checks) in one case and nginx's stream module
 //! (`proxy_protocol on`) in the other; each server host runs
-//! `netloop echo --threads 2 --proxy-protocol required`.
+//! `netloop echo --threads 2 --proxy-protocol required --verbose`.
 //!
 //! Each case checks that echoes come back whole through the balancer
 //! (random sizes, SHA-256), that both servers got connections, that each
@@ -83,6 +83,7 @@ fn server_command(ns: &str, ip: &str, port: u16) -> (Command, &'static str) {
         "2",
         "--proxy-protocol",
         "required",
+        "--verbose",
     ];
     (netns_command(ns, BIN, &args), "echo listening on ")
 }

@@ -3,6 +3,9 @@
 # descriptors from /proc. Expects to run from the repository root.
 
 NETLOOP=${NETLOOP:-target/release/netloop}
+# Extra arguments for `netloop echo`, e.g. ECHO_ARGS="--threads 2 --policy
+# shared" to run the checks against a cluster of loops.
+ECHO_ARGS=${ECHO_ARGS:-}
 NODE=${NODE:-$(command -v node || true)}
 SPID=""
 SPORT=""
@@ -24,7 +27,8 @@ start_server() {
   shift
   local out=${SERVER_LOG:-$RESULTS/server-$kind.out} cmd
   case $kind in
-    netloop) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet) ;;
+    # shellcheck disable=SC2206 # ECHO_ARGS is split into words on purpose
+    netloop) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet $ECHO_ARGS) ;;
     node)
       [ -n "$NODE" ] || { echo "node is not installed" >&2; return 1; }
       cmd=("$NODE" bench/peers/node_echo.js 0) ;;

@@ -45,6 +45,15 @@ pub(crate) trait IoHandler {
     /// The loop is ending with this handler still registered: close the
     /// source and drop user callbacks without emitting anything.
     fn teardown(&self);
+
+    /// Destroy this handle if it is a connection accepted by the server
+    /// whose shared object is at `server`, and say whether it was one.
+    /// `Server::close_all_connections` finds a server's connections this
+    /// way, among the loop's registered handles, so that a server keeps
+    /// no list of them (memory per idle connection is a measured number).
+    fn close_if_accepted_by(&self, _server: *const ()) -> bool {
+        false
+    }
 }
 
 /// Whether one handle counts toward the loop's "alive" total: it counts

@@ -60,11 +60,18 @@ impl Posts {
 
     /// Queue `job`, or hand it back if the loop has closed the queue.
     fn push(&self, job: Job) -> std::result::Result<(), Job> {
+        self.push_with(job, |job| job)
+    }
+
+    /// Queue the job `make(value)`, or hand `value` back, unwrapped, if the
+    /// loop has closed the queue: the caller keeps what it meant to send
+    /// (a connection that must not be lost) instead of a boxed closure.
+    fn push_with<T>(&self, value: T, make: impl FnOnce(T) -> Job) -> std::result::Result<(), T> {
         let mut queue = self.lock();
         if queue.closed {
-            return Err(job);
+            return Err(value);
         }
-        queue.jobs.push_back(job);
+        queue.jobs.push_back(make(value));
         self.in_flight.fetch_add(1, Ordering::Release);
         Ok(())
     }
@@ -222,6 +229,22 @@ impl LoopHandle {
                 Err(loop_closed())
             }
         }
+    }
+
+    /// [`post`](LoopHandle::post) `f(value)`, or hand `value` back when
+    /// the loop has ended: what `f` would have consumed is not lost with
+    /// the closure (the cluster's acceptor offers a connection to the next
+    /// worker instead).
+    pub(crate) fn post_or_keep<T: Send + 'static>(
+        &self,
+        value: T,
+        f: impl FnOnce(T) + Send + 'static,
+    ) -> std::result::Result<(), T> {
+        self.remote
+            .posts
+            .push_with(value, move |value| Box::new(move || f(value)))?;
+        self.remote.wake();
+        Ok(())
     }
 
     /// True once the loop has ended and refuses posts. A `false` can be

@@ -254,6 +254,16 @@ impl EventLoop {
         Ok(token)
     }
 
+    /// Every handler registered now (a snapshot: the caller may close
+    /// them, which deregisters them, while it walks the list).
+    pub(crate) fn registered(&self) -> Vec<Rc<dyn IoHandler>> {
+        self.io
+            .borrow()
+            .iter()
+            .map(|(_, (_, h))| Rc::clone(h))
+            .collect()
+    }
+
     /// Deregister a source and forget its handler. The caller drops the
     /// source (closing the fd) afterwards.
     pub(crate) fn deregister(&self, source: &mut (impl mio::event::Source + ?Sized), token: Token) {

@@ -82,6 +82,7 @@ pub use options::{
     Lookup, LookupCallback, LookupInfo, ReadyState, ServerOptions, SocketOptions,
     DEFAULT_AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT, DEFAULT_HIGH_WATER_MARK,
 };
+pub(crate) use server::WeakServer;
 pub use server::{Server, StdListener};
 pub use socket::{Socket, StdStream};
 

@@ -260,6 +260,10 @@ pub struct ListenOptions {
     /// `SO_REUSEPORT`: several listeners share the port, one per loop, as
     /// [`cluster`](crate::cluster) does (Node 22: `reusePort`).
     pub reuse_port: bool,
+    /// In a [`cluster`](crate::cluster) worker, listen with a socket of
+    /// this worker's own instead of sharing the port with the other
+    /// workers (Node: `exclusive`). Outside a cluster it changes nothing.
+    pub exclusive: bool,
     /// Unix socket: make the socket file readable by all users (Node's
     /// `readableAll`). Not allowed for abstract names.
     pub readable_all: bool,

@@ -64,6 +64,15 @@ pub(crate) trait ListenerOwner {
     /// One accepted connection (Node's `onconnection`). Each is its own
     /// callback: ticks queued by one run before the next is reported.
     fn on_connection(&self, conn: Accepted);
+
+    /// Whether to accept another connection now. An owner that cannot
+    /// place more (the cluster's acceptor, when every worker is busy)
+    /// says no, and the connections wait in the kernel's backlog, which
+    /// is the backpressure TCP already has, until the owner calls
+    /// [`ListenerHandle::rearm`].
+    fn wants_more(&self) -> bool {
+        true
+    }
 }
 
 /// How long a listener waits before looking at its queue again after an
@@ -159,6 +168,16 @@ impl ListenerHandle {
         self.slot.borrow().as_ref().and_then(|l| l.io.local_addr())
     }
 
+    /// Look at the listen queue again in the pending phase: an owner that
+    /// stopped accepting ([`ListenerOwner::wants_more`]) takes the
+    /// connections that queued meanwhile, for which the edge-triggered
+    /// poller will report nothing new.
+    pub(crate) fn rearm(&self, lp: &EventLoop) {
+        if let Some(l) = self.slot.borrow().as_ref() {
+            lp.defer_ready(l.token, Ready::readable());
+        }
+    }
+
     /// Deregister and close the descriptor, and stop any retry; true if
     /// one was attached.
     pub(crate) fn close(&self, lp: &EventLoop) -> bool {
@@ -199,7 +218,7 @@ impl ListenerHandle {
     pub(crate) fn on_ready(&self, lp: &EventLoop, owner: &dyn ListenerOwner) {
         self.cancel_retry(lp);
         loop {
-            if lp.stopping() {
+            if lp.stopping() || !owner.wants_more() {
                 return;
             }
             let res = {

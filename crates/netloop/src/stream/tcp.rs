@@ -23,6 +23,41 @@ pub(crate) fn listen(addr: SocketAddr, opts: &ListenOpts) -> io::Result<Listener
     Ok(ListenerIo::Tcp(listener))
 }
 
+/// Where a TCP server listens: one address, or every address (Node's
+/// `listen(port)` without a host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ListenAddr {
+    /// An IP address and port.
+    At(SocketAddr),
+    /// Every address, on this port: see [`listen_unspecified`].
+    Any(u16),
+}
+
+impl ListenAddr {
+    pub(crate) fn port(&self) -> u16 {
+        match self {
+            ListenAddr::At(a) => a.port(),
+            ListenAddr::Any(p) => *p,
+        }
+    }
+
+    /// The same address on another port.
+    pub(crate) fn with_port(&self, port: u16) -> ListenAddr {
+        match self {
+            ListenAddr::At(a) => ListenAddr::At(SocketAddr::new(a.ip(), port)),
+            ListenAddr::Any(_) => ListenAddr::Any(port),
+        }
+    }
+
+    /// Bind and listen there.
+    pub(crate) fn listen(&self, opts: &ListenOpts) -> io::Result<ListenerIo> {
+        match self {
+            ListenAddr::At(a) => listen(*a, opts),
+            ListenAddr::Any(p) => listen_unspecified(*p, opts),
+        }
+    }
+}
+
 /// Listen on every address: dual-stack `::`, falling back to `0.0.0.0`
 /// when the machine has no IPv6 (Node's `listen(port)` without a host).
 pub(crate) fn listen_unspecified(port: u16, opts: &ListenOpts) -> io::Result<ListenerIo> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, TcpKeepalive, Type};
 
 /// Options for a listening TCP socket.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct TcpListenOpts {
     pub backlog: i32,
     pub ipv6_only: bool,

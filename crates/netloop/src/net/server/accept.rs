@@ -1,7 +1,8 @@
 //! Accepting: Node's `onconnection` (the block list, `maxConnections`,
 //! the `Socket` made for each connection), the PROXY protocol header read
 //! before `connection`, and the connection count the sockets keep up to
-//! date.
+//! date. Connections a cluster's round-robin acceptor hands to this worker
+//! come in here too ([`Server::adopt`]).
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -35,6 +36,11 @@ impl ServerInner {
             drop(conn);
             return;
         }
+        // A cluster-wide limit (`ClusterOptions::max_connections`): a slot
+        // is taken here, exactly, or the connection is dropped as over
+        // this server's own limit would be.
+        let cluster = self.cluster.as_ref();
+        let over_limit = over_limit || cluster.is_some_and(|c| !c.admit());
         if over_limit {
             let local = conn.local_addr();
             drop(conn);
@@ -54,6 +60,9 @@ impl ServerInner {
         let socket = match Socket::from_accepted(conn, &opts, owner) {
             Ok(s) => s,
             Err(err) => {
+                if let Some(c) = cluster {
+                    c.release();
+                }
                 // The connection is closed unserved and the server goes
                 // on, without an `error`: Node's `TCPWrap::OnConnection`
                 // returns silently when `uv_accept` fails, and no accept
@@ -78,10 +87,13 @@ impl ConnectionOwner for ServerInner {
         self.st.borrow_mut().connections += 1;
     }
 
-    fn connection_closed(&self) {
+    fn connection_closed(&self, bytes_read: u64, bytes_written: u64) {
         {
             let mut st = self.st.borrow_mut();
             st.connections = st.connections.saturating_sub(1);
+        }
+        if let Some(c) = &self.cluster {
+            c.closed(bytes_read, bytes_written);
         }
         self.emit_close_if_drained();
     }
@@ -118,6 +130,17 @@ impl ConnectionOwner for ServerInner {
             // No listener: logged, never fatal (see `Server::CLIENT_ERROR`).
             tracing::warn!(target: "netloop::net", ?peer, error = %info.error, "clientError");
         }
+    }
+}
+
+impl Server {
+    /// Take a connection accepted elsewhere (the cluster's round-robin
+    /// acceptor, on another thread) as if this server had accepted it:
+    /// the same `onconnection` path, so the block list, the limits, the
+    /// options and the `connection` event apply alike. Nothing read from
+    /// the descriptor before: the kernel kept every byte.
+    pub(crate) fn adopt(&self, conn: Accepted) {
+        self.inner.on_connection_accepted(self, conn);
     }
 }
 

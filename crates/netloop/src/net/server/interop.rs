@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use super::listen::Ticks;
 use super::Server;
+use crate::cluster::Bound;
 use crate::error::{Error, ErrorCode, Result};
 use crate::stream::adopt;
 
@@ -100,7 +101,10 @@ impl Server {
         let fd = listener.into().0;
         {
             let st = self.inner.st.borrow();
-            if self.inner.listener.is_attached() || st.binding.is_some() {
+            if self.inner.listener.is_attached()
+                || st.cluster_listen.is_some()
+                || st.binding.is_some()
+            {
                 return Err(Error::new(
                     ErrorCode::ERR_SERVER_ALREADY_LISTEN,
                     "Listen method has been called more than once without closing.",
@@ -118,14 +122,16 @@ impl Server {
         let port = local.map_or(0, |a| a.port());
         // `listening` on the next tick, as Node's `emitListeningNT`.
         self.inner
-            .finish_listen(Ok(io), path, host, port, Ticks::One);
+            .finish_listen(Ok(Bound::Own(io)), path, host, port, Ticks::One);
         Ok(self)
     }
 
     /// The listening descriptor, lent for as long as this `&Server` is
     /// borrowed (to set options netloop does not wrap, through socket2's
     /// `SockRef`); `None` before listening, while a host name is looked
-    /// up, and after [`close`](Server::close). As for
+    /// up, after [`close`](Server::close), and in a
+    /// [`cluster`](crate::cluster) worker with the round-robin policy
+    /// (the socket is the acceptor's). As for
     /// [`Socket::fd`](crate::net::Socket::fd), a lent descriptor's number
     /// stays reserved (on `/dev/null`) after `close` until the last clone
     /// of the server is dropped.
@@ -139,23 +145,25 @@ impl Server {
 ///
 /// # Panics
 ///
-/// When the server is not listening (before `listen`, while a host name is
-/// looked up, after `close`): check [`Server::fd`] first where that may
-/// be so.
+/// When the server has no listening descriptor (before `listen`, while a
+/// host name is looked up, after `close`, or in a round-robin cluster
+/// worker): check [`Server::fd`] first where that may be so.
 impl AsFd for Server {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self.fd() {
             Some(fd) => fd,
             None => panic!(
-                "netloop: Server::as_fd on a server that is not listening; \
+                "netloop: Server::as_fd on a server with no listening descriptor \
+                 (not listening, or listening through a round-robin cluster); \
                  Server::fd() returns None then"
             ),
         }
     }
 }
 
-/// The listening descriptor's number, or -1 when not listening (any call
-/// with it fails with `EBADF`). Prefer [`Server::fd`].
+/// The listening descriptor's number, or -1 when there is none (see
+/// [`Server::fd`]; any call with it fails with `EBADF`). Prefer
+/// [`Server::fd`].
 impl AsRawFd for Server {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.listener.raw_fd().unwrap_or(-1)

@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::{Server, ServerInner};
+use crate::cluster::Bound;
 use crate::dns;
 use crate::error::{Error, ErrorCode, Result};
 use crate::event_loop::{self, EventLoop, IoHandler};
 use crate::ip::is_ip;
 use crate::net::options::ListenOptions;
-use crate::stream::{pipe, tcp, ListenerIo};
+use crate::stream::pipe;
+use crate::stream::tcp::{self, ListenAddr};
 
 impl Server {
     /// Listen on `host:port` (Node: `server.listen(port, host)`); port 0 picks
@@ -149,7 +151,10 @@ impl Server {
     pub fn listen_with(&self, opts: ListenOptions) -> Result<&Server> {
         {
             let st = self.inner.st.borrow();
-            if self.inner.listener.is_attached() || st.binding.is_some() {
+            if self.inner.listener.is_attached()
+                || st.cluster_listen.is_some()
+                || st.binding.is_some()
+            {
                 return Err(Error::new(
                     ErrorCode::ERR_SERVER_ALREADY_LISTEN,
                     "Listen method has been called more than once without closing.",
@@ -185,7 +190,7 @@ impl Server {
                     "can not set readableAll or writableAllt to true when path is abstract unix socket",
                 ));
             }
-            let res = pipe::listen(&path, backlog);
+            let res = pipe::listen(&path, backlog).map(Bound::Own);
             if res.is_ok() && (readable || writable) {
                 // Node's `uv_pipe_chmod` after the bind; a failure throws.
                 if let Err(e) = pipe::chmod_all(&path, readable, writable) {
@@ -198,9 +203,12 @@ impl Server {
                 .finish_listen(res, Some(path), None, opts.port, Ticks::One);
             return Ok(self);
         }
+        let exclusive = opts.exclusive;
         match opts.host {
             None => {
-                let res = tcp::listen_unspecified(opts.port, &tcp_opts);
+                let res = self
+                    .inner
+                    .bind_tcp(ListenAddr::Any(opts.port), &tcp_opts, exclusive);
                 self.inner
                     .finish_listen(res, None, Some("::".to_owned()), opts.port, Ticks::One);
             }
@@ -208,7 +216,10 @@ impl Server {
                 let res = host
                     .parse::<IpAddr>()
                     .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
-                    .and_then(|ip| tcp::listen(SocketAddr::new(ip, opts.port), &tcp_opts));
+                    .and_then(|ip| {
+                        let at = ListenAddr::At(SocketAddr::new(ip, opts.port));
+                        self.inner.bind_tcp(at, &tcp_opts, exclusive)
+                    });
                 self.inner
                     .finish_listen(res, None, Some(host), opts.port, Ticks::AfterLookup);
             }
@@ -229,7 +240,8 @@ impl Server {
                     inner.st.borrow_mut().binding = None;
                     match res {
                         Ok(ip) => {
-                            let res = tcp::listen(SocketAddr::new(ip, port), &tcp_opts);
+                            let at = ListenAddr::At(SocketAddr::new(ip, port));
+                            let res = inner.bind_tcp(at, &tcp_opts, exclusive);
                             inner.finish_listen(res, None, Some(ip.to_string()), port, Ticks::One);
                         }
                         Err(err) => {
@@ -267,14 +279,33 @@ impl Ticks {
 }
 
 impl ServerInner {
-    /// Register a bound listener, or report why binding failed; both
-    /// events come on a later tick, never from inside `listen()`.
+    /// Bind a TCP listener: a descriptor of this server's own, or, in a
+    /// cluster worker (unless `exclusive`), as the cluster's policy says
+    /// (Node's `listen` in a worker asks the primary, `cluster._getServer`).
+    fn bind_tcp(
+        &self,
+        at: ListenAddr,
+        opts: &tcp::ListenOpts,
+        exclusive: bool,
+    ) -> io::Result<Bound> {
+        match &self.cluster {
+            Some(ctx) if !exclusive => {
+                let server = self
+                    .server()
+                    .ok_or_else(|| io::Error::other("server dropped"))?;
+                ctx.listen_tcp(&server, at, opts)
+            }
+            _ => at.listen(opts).map(Bound::Own),
+        }
+    }
+
     /// Register the bound listener (or report the bind's failure) and queue
     /// `listening` (or `error`) as Node does: `ticks` says how many ticks
-    /// later.
+    /// later. Both events come on a later tick, never from inside
+    /// `listen()`.
     pub(super) fn finish_listen(
         &self,
-        res: io::Result<ListenerIo>,
+        res: io::Result<Bound>,
         path: Option<PathBuf>,
         host: Option<String>,
         port: u16,
@@ -282,12 +313,34 @@ impl ServerInner {
     ) {
         let Some(server) = self.server() else { return };
         let handler: Rc<dyn IoHandler> = server.inner.clone();
-        let registered = res.and_then(|l| self.listener.attach(&self.lp, l, handler));
+        let registered = res.and_then(|bound| match bound {
+            Bound::Own(l) => self
+                .listener
+                .attach(&self.lp, l, handler)
+                .map(|()| self.listener.local_addr()),
+            Bound::Shared(l, ticket) => match self.listener.attach(&self.lp, l, handler) {
+                Ok(()) => {
+                    self.st.borrow_mut().cluster_listen = Some(ticket);
+                    Ok(self.listener.local_addr())
+                }
+                Err(e) => {
+                    if let Some(ctx) = &self.cluster {
+                        ctx.unlisten(ticket);
+                    }
+                    Err(e)
+                }
+            },
+            Bound::RoundRobin(ticket) => {
+                let address = Some(ticket.address());
+                self.st.borrow_mut().cluster_listen = Some(ticket);
+                Ok(address)
+            }
+        });
         match registered {
-            Ok(()) => {
+            Ok(address) => {
                 let seq = {
                     let mut st = self.st.borrow_mut();
-                    st.address = self.listener.local_addr();
+                    st.address = address;
                     st.path = path;
                     // This listen's number: a close (and a new listen)
                     // before the tick makes its `listening` stale, as

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 
+use crate::cluster::{ClusterListen, WorkerContext};
 use crate::error::{Error, ErrorCode};
 use crate::event_loop::{self, EventLoop, HandleRef, IoHandler, Ready};
 use crate::events::{builtin, impl_emitter, BuiltinEvent, Event, Listeners};
@@ -186,8 +187,13 @@ use accept::Acceptor;
 ///   the classic tutorial that prints it crashes. A host name is still
 ///   looked up first, as in Node.
 /// - [`connections`](Server::connections) answers at once (Node's
-///   `getConnections(cb)` answers through a callback to allow for cluster
-///   workers, which netloop does not have).
+///   `getConnections(cb)` answers through a callback to ask cluster
+///   workers in other processes; netloop's workers are threads, and a
+///   cluster's total is
+///   [`ClusterHandle::connections`](crate::cluster::ClusterHandle::connections)).
+/// - In a [`cluster`](crate::cluster) worker, `listen` on a TCP address
+///   shares the port with the other workers, as in a Node worker (see the
+///   cluster's documentation).
 /// - [`set_max_connections`](Server::set_max_connections)`(Some(0))`
 ///   refuses every connection; in Node 20 `0` means "no limit" (`None`
 ///   here), because 0 is falsy in JavaScript.
@@ -214,6 +220,10 @@ pub(crate) struct ServerInner {
     listener: ListenerHandle,
     st: RefCell<State>,
     me: Weak<ServerInner>,
+    /// The cluster worker whose thread made this server, if any: its TCP
+    /// listens go through the cluster, and its connections count in the
+    /// worker's and the cluster's totals.
+    cluster: Option<Rc<WorkerContext>>,
 }
 
 struct State {
@@ -229,6 +239,9 @@ struct State {
     close_scheduled: bool,
     /// From `listen_std`: `close()` leaves the socket file to its binder.
     adopted: bool,
+    /// Listening through the cluster (`cluster`): with the round-robin
+    /// policy, through the acceptor instead of a descriptor of its own.
+    cluster_listen: Option<ClusterListen>,
 }
 
 impl std::fmt::Debug for Server {
@@ -237,7 +250,10 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("address", &st.address)
             .field("path", &st.path)
-            .field("listening", &self.inner.listener.is_attached())
+            .field(
+                "listening",
+                &(self.inner.listener.is_attached() || st.cluster_listen.is_some()),
+            )
             .field("connections", &st.connections)
             .finish()
     }
@@ -342,9 +358,14 @@ impl Server {
                 max_connections: None,
                 close_scheduled: false,
                 adopted: false,
+                cluster_listen: None,
             }),
             me: me.clone(),
+            cluster: crate::cluster::context(),
         });
+        if let Some(ctx) = &inner.cluster {
+            ctx.track_server(WeakServer(Rc::downgrade(&inner)));
+        }
         // Unregistered until it listens, and again once closed: teardown
         // reaches it through the loop's list.
         let handler: Rc<dyn IoHandler> = inner.clone();
@@ -425,7 +446,7 @@ impl Server {
     pub fn close_with(&self, f: impl FnOnce(&Server, Option<&Error>) + 'static) -> &Server {
         let running = {
             let st = self.inner.st.borrow();
-            self.inner.listener.is_attached() || st.binding.is_some()
+            self.inner.listener.is_attached() || st.cluster_listen.is_some() || st.binding.is_some()
         };
         let mut f = Some(f);
         if running {
@@ -443,6 +464,58 @@ impl Server {
             });
         }
         self.close()
+    }
+
+    /// Destroy every connection this server accepted that is still open,
+    /// and return how many there were (Node 18.2+:
+    /// `server.closeAllConnections()`, which only HTTP servers have; for
+    /// a `net` server this is a netloop extension).
+    ///
+    /// Each socket is [`destroy`](Socket::destroy)ed: its descriptor is
+    /// closed at once (the peer gets a FIN, or an RST when unread bytes
+    /// remain), queued writes are dropped, and `close` follows as usual.
+    /// With [`close`](Server::close) first, this is the end of a graceful
+    /// shutdown whose deadline has passed: stop accepting, give the open
+    /// connections time, then close whatever is left.
+    ///
+    /// The server keeps no list of its connections (memory per idle
+    /// connection is a number netloop measures): this walks the loop's
+    /// registered handles, which costs one pass over the loop's handles
+    /// per call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netloop::net::{self, Server, Socket};
+    ///
+    /// let closed = netloop::run_returning(|| {
+    ///     let closed = netloop::Slot::new(0);
+    ///     let server = net::create_server(|server, _sock: &Socket| {
+    ///         // The client stays connected and idle: stop accepting, then
+    ///         // close what is left.
+    ///         server.close();
+    ///         assert_eq!(server.close_all_connections(), 1);
+    ///     });
+    ///     server.listen(0, "127.0.0.1")?;
+    ///     let port = server.address().expect("bound at once").port();
+    ///     let client = net::connect(port, "127.0.0.1")?;
+    ///     client.on(Socket::DATA, |_, _| {});
+    ///     let count = closed.clone();
+    ///     client.on(Socket::CLOSE, move |_, _| count.update(|n| *n += 1));
+    ///     Ok(closed)
+    /// })
+    /// .expect("the loop ran");
+    /// assert_eq!(closed, 1);
+    /// ```
+    pub fn close_all_connections(&self) -> usize {
+        let me = Rc::as_ptr(&self.inner) as *const ();
+        let mut closed = 0;
+        for handler in self.inner.lp.registered() {
+            if handler.close_if_accepted_by(me) {
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// How many accepted connections are open (Node:
@@ -508,7 +581,7 @@ impl Server {
     /// `listen` on an IP literal or a path, false after `close()` or a failed
     /// listen.
     pub fn listening(&self) -> bool {
-        self.inner.listener.is_attached()
+        self.inner.is_listening()
     }
 
     /// Let the loop end while this server listens (Node: `server.unref()`): a
@@ -558,6 +631,32 @@ impl Default for Server {
     }
 }
 
+/// A server held weakly, by the cluster worker that made it (to close it
+/// on shutdown without keeping it alive).
+#[derive(Clone)]
+pub(crate) struct WeakServer(Weak<ServerInner>);
+
+impl Server {
+    /// Listening, or about to (a host name being looked up).
+    pub(crate) fn running(&self) -> bool {
+        self.inner.is_listening() || self.inner.st.borrow().binding.is_some()
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakServer {
+        WeakServer(Rc::downgrade(&self.inner))
+    }
+}
+
+impl WeakServer {
+    pub(crate) fn upgrade(&self) -> Option<Server> {
+        self.0.upgrade().map(|inner| Server { inner })
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.0.strong_count() == 0
+    }
+}
+
 impl_emitter!(Server);
 
 impl ServerInner {
@@ -565,13 +664,36 @@ impl ServerInner {
         self.me.upgrade().map(|inner| Server { inner })
     }
 
+    /// Bound and accepting: through a descriptor of its own, or through
+    /// the cluster's round-robin acceptor.
+    fn is_listening(&self) -> bool {
+        self.listener.is_attached() || self.st.borrow().cluster_listen.is_some()
+    }
+
     fn close_listener(&self) {
-        let path = {
+        let (path, ticket) = {
             let mut st = self.st.borrow_mut();
             st.binding = None;
             st.bind_seq += 1;
-            st.path.clone().filter(|_| !st.adopted)
+            (
+                st.path.clone().filter(|_| !st.adopted),
+                st.cluster_listen.take(),
+            )
         };
+        if let Some(ticket) = ticket {
+            let round_robin = ticket.is_round_robin();
+            // The acceptor stops handing this server connections; a socket
+            // the workers share closes once no worker's server is left on
+            // it.
+            if let Some(ctx) = &self.cluster {
+                ctx.unlisten(ticket);
+            }
+            if round_robin {
+                self.st.borrow_mut().address = None;
+                self.handle_ref.set_active(false);
+                tracing::debug!(target: "netloop::net", "server closed (cluster)");
+            }
+        }
         if self.listener.close(&self.lp) {
             // Node's `address()` is null once closed (a Unix server keeps
             // its path, as Node keeps `_pipeName`).
@@ -587,7 +709,11 @@ impl ServerInner {
     pub(crate) fn emit_close_if_drained(&self) {
         {
             let mut st = self.st.borrow_mut();
-            if self.listener.is_attached() || st.binding.is_some() || st.connections > 0 {
+            if self.listener.is_attached()
+                || st.cluster_listen.is_some()
+                || st.binding.is_some()
+                || st.connections > 0
+            {
                 return;
             }
             if st.close_scheduled {

@@ -175,7 +175,7 @@ impl SocketInner {
         if let Some(t) = header_timer {
             t.cancel();
         }
-        let (was_connecting, pending, timeout, server, reset, plan, on_finished) = {
+        let (was_connecting, pending, timeout, server, reset, plan, on_finished, bytes) = {
             let mut st = self.st.borrow_mut();
             if st.destroyed() {
                 return;
@@ -206,6 +206,7 @@ impl SocketInner {
                 st.reset_on_close,
                 plan,
                 on_finished,
+                (st.bytes_read, st.bytes_written),
             )
         };
         if let Some(t) = timeout {
@@ -222,7 +223,7 @@ impl SocketInner {
         self.handle_ref.req_clear();
         tracing::debug!(target: "netloop::net", error = ?err.as_ref().map(|e| e.to_string()), "destroy");
         if let Some(server) = server {
-            server.connection_closed();
+            server.connection_closed(bytes.0, bytes.1);
         }
         // Writes still queued fail after the `error` event, as in Node:
         // those waiting for the connection with

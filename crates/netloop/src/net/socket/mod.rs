@@ -306,8 +306,9 @@ pub struct Socket {
 pub(crate) trait ConnectionOwner {
     /// The accepted socket is set up: it counts as a connection.
     fn connection_opened(&self);
-    /// The socket closed: it no longer counts.
-    fn connection_closed(&self);
+    /// The socket closed, having read and written these many bytes: it
+    /// no longer counts.
+    fn connection_closed(&self, bytes_read: u64, bytes_written: u64);
     /// The socket's PROXY protocol header was read (or, optional, found
     /// absent): the server may emit `connection` now.
     fn header_done(&self, socket: &Socket);
@@ -664,6 +665,19 @@ impl IoHandler for SocketInner {
         self.handle_ref.set_active(false);
         self.handle_ref.req_clear();
         self.listeners.remove_all(None);
+    }
+
+    fn close_if_accepted_by(&self, server: *const ()) -> bool {
+        let ours = {
+            let st = self.st.borrow();
+            st.server
+                .as_ref()
+                .is_some_and(|s| std::ptr::addr_eq(Rc::as_ptr(s), server))
+        };
+        if ours {
+            self.destroy(None);
+        }
+        ours
     }
 }
 
