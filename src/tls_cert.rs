@@ -122,8 +122,7 @@ fn write_files(args: &Args) -> io::Result<()> {
     let names = san_list(&args.names)?;
     let (cert_pem, key_pem, not_after) = generate(args.algorithm, &names, args.days)?;
 
-    fs::create_dir_all(&args.out_dir)
-        .map_err(|e| with_path(e, "create folder", &args.out_dir))?;
+    fs::create_dir_all(&args.out_dir).map_err(|e| with_path(e, "create folder", &args.out_dir))?;
     write_file(&cert_path, cert_pem.as_bytes(), 0o644, args.force)?;
     write_file(&key_path, key_pem.as_bytes(), 0o600, args.force)?;
 
@@ -150,7 +149,10 @@ fn write_files(args: &Args) -> io::Result<()> {
         "  node -e \"const s = require('tls').connect({EXAMPLE_PORT}, '127.0.0.1', \
          {{ ca: require('fs').readFileSync('{}') }}, () => {{ console.log('authorized:', \
          s.authorized, s.getProtocol()); s.end(); }})\"",
-        cert_shown.to_string().replace('\\', "\\\\").replace('\'', "\\'")
+        cert_shown
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'")
     );
     Ok(())
 }
@@ -189,7 +191,9 @@ fn is_dns_name(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                && label
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-')
         })
 }
 

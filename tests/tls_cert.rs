@@ -153,7 +153,10 @@ fn rsa_with_extra_names_days_and_file_names() {
     let cert = dir.0.join("certs/rsa-cert.pem");
     let key = dir.0.join("certs/rsa-key.pem");
     assert_pem_pair(&cert, &key);
-    let text = openssl(&dir.0, &["x509", "-noout", "-text", "-in", "certs/rsa-cert.pem"]);
+    let text = openssl(
+        &dir.0,
+        &["x509", "-noout", "-text", "-in", "certs/rsa-cert.pem"],
+    );
     assert!(
         text.contains("DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:example.test, IP Address:10.1.2.3"),
         "{text}"
@@ -174,7 +177,10 @@ fn rsa_with_extra_names_days_and_file_names() {
     assert!(check(9), "expires within 9 days");
     assert!(!check(11), "still valid in 11 days");
     assert_eq!(
-        openssl(&dir.0, &["x509", "-noout", "-pubkey", "-in", "certs/rsa-cert.pem"]),
+        openssl(
+            &dir.0,
+            &["x509", "-noout", "-pubkey", "-in", "certs/rsa-cert.pem"]
+        ),
         openssl(&dir.0, &["pkey", "-pubout", "-in", "certs/rsa-key.pem"])
     );
 }
