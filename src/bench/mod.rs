@@ -39,6 +39,11 @@
 //! `--json` one JSON object on stdout for scripts; `--hdr-log FILE` writes
 //! the latency histogram in HdrHistogram's interval log format.
 //!
+//! With `--tls` (and `--ca FILE` or `--insecure`) the pingpong, stream,
+//! connect and idle modes speak TLS 1.3 through rustls, every connection
+//! sharing one client config (`tls.rs`); connect mode then measures full
+//! handshakes per second, or resumed ones with `--tls-resume`.
+//!
 //! The exit status is non-zero when a connection or request failed or the
 //! server went away, after the report is printed: a run that lost
 //! connections measured something other than what was asked. When every
