@@ -72,7 +72,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -194,9 +194,9 @@ pub(crate) struct LoadArgs {
     /// interval log format (pingpong, connect).
     #[arg(long, value_name = "FILE")]
     pub hdr_log: Option<PathBuf>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "TLS")]
     pub tls: tls::TlsArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Output")]
     pub out: OutputArgs,
 }
 
@@ -252,7 +252,7 @@ pub(crate) struct Shared {
     pub handshakes_full: AtomicU64,
     pub handshakes_resumed: AtomicU64,
     /// TLS: what the first finished handshake negotiated.
-    negotiated: Mutex<Option<tls::Negotiated>>,
+    negotiated: OnceLock<tls::Negotiated>,
 }
 
 impl Shared {
@@ -273,7 +273,7 @@ impl Shared {
             epoch: Instant::now(),
             handshakes_full: AtomicU64::new(0),
             handshakes_resumed: AtomicU64::new(0),
-            negotiated: Mutex::new(None),
+            negotiated: OnceLock::new(),
         }
     }
 
@@ -283,10 +283,10 @@ impl Shared {
         let Some(resumed) = stream.resumed() else {
             return;
         };
-        {
-            let mut n = self.negotiated.lock().unwrap_or_else(|e| e.into_inner());
-            if n.is_none() {
-                *n = stream.negotiated();
+        if self.negotiated.get().is_none() {
+            if let Some(n) = stream.negotiated() {
+                // Another thread may have set it first: either is right.
+                let _ = self.negotiated.set(n);
             }
         }
         if self.measuring() {
@@ -844,8 +844,7 @@ pub(crate) fn tls_fields(r: &mut Report, cfg: &Config, shared: &Shared) {
     if !t.tls {
         return;
     }
-    let n = shared.negotiated.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(n) = n.as_ref() {
+    if let Some(n) = shared.negotiated.get() {
         r.str(fields::TLS_VERSION, &n.version);
         r.str(fields::TLS_CIPHER, &n.cipher);
         r.str(fields::TLS_GROUP, &n.group);
