@@ -2,10 +2,11 @@
 # bench/compare.sh: netloop's echo server beside its peers, side by side on
 # one machine, and a report of the medians.
 #
-#   bench/compare.sh                      # the default run (< 15 min on 2 cores)
+#   bench/compare.sh                      # the default run (~20 min on 2 cores)
 #   ROUNDS=1 DURATION=2 bench/compare.sh  # a quick look
 #   bench/compare.sh --update             # ... and rewrite BENCHMARKS.md
 #   SERVERS="netloop tokio" SCENARIOS=pingpong bench/compare.sh
+#   SERVERS="netloop node bun-net" SCENARIOS=tls bench/compare.sh   # TLS only
 #
 # The report (`netloop bench report`, Markdown) goes to $RESULTS/report.md,
 # beside the raw results; `--update` (or OUT=BENCHMARKS.md) writes
@@ -31,6 +32,19 @@
 # (`netloop bench`) to CPU $CLIENT_CPU. Rounds are interleaved (A B C A B C
 # ...) so drift on a shared machine hits every server alike, and each figure
 # is the median over rounds. A fresh server process serves each run.
+#
+# TLS (SCENARIOS word `tls`, or its parts): tlsecdsa and tlsrsa (full TLS
+# 1.3 handshakes per second: TLS_CONNS workers each connect, handshake,
+# echo SIZE bytes and close, against a server with an ECDSA P-256 or an
+# RSA-2048 certificate), tlsresume (the same resuming sessions with the
+# server's tickets), tlsbulk (stream mode over TLS) and tlsidle
+# (TLS_IDLE_CONNS connections handshaken, echoed once and held: memory per
+# idle TLS connection). The servers: netloop (`netloop echo --tls-cert F
+# --tls-key F`; until that option exists its rows say "not built yet"),
+# node (bench/peers/node_tls_echo.js) and bun-net (the same file under
+# Bun's node:tls); the others have no TLS peer and sit these out. The
+# certificates are made for the run by `netloop tls-cert` in
+# $RESULTS/tls, never committed; the generator trusts them with --ca.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,10 +70,15 @@ CONNECT_CONNS=${CONNECT_CONNS:-50} # connect workers
 CONNECT_SOURCES=${CONNECT_SOURCES:-4} # 127.0.0.x source addresses, explicit ports (see src/bench/connect.rs)
 IDLE_CONNS=${IDLE_CONNS:-15000}    # idle connections held (capped by RLIMIT_NOFILE)
 TIMER_COUNT=${TIMER_COUNT:-1000000}
+TLS_CONNS=${TLS_CONNS:-50}         # TLS handshake workers (tlsecdsa, tlsrsa, tlsresume)
+TLS_IDLE_CONNS=${TLS_IDLE_CONNS:-2000} # idle TLS connections held (tlsidle)
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SERVERS=${SERVERS:-"netloop mio tokio node bun-net bun-listen"}
-SCENARIOS=${SCENARIOS:-"pingpong rate stream connect idle timers"}
+SCENARIOS=${SCENARIOS:-"pingpong rate stream connect idle timers tls"}
+# `tls` stands for every TLS scenario.
+TLS_SCENARIOS="tlsecdsa tlsrsa tlsresume tlsbulk tlsidle"
+SCENARIOS=$(echo " $SCENARIOS " | sed "s/ tls / $TLS_SCENARIOS /" | xargs)
 RESULTS=${RESULTS:-bench/results/$(date +%Y%m%d-%H%M%S)}
 if [ -n "$UPDATE" ]; then
   OUT=${OUT:-BENCHMARKS.md}
@@ -73,6 +92,8 @@ LOG="$RESULTS/log.txt"
 say() { echo "compare: $*" | tee -a "$LOG" >&2; }
 
 selected() { case " $SERVERS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+tls_scenario() { case $1 in tls*) return 0 ;; *) return 1 ;; esac; }
+any_tls() { case " $SCENARIOS " in *" tls"*) return 0 ;; *) return 1 ;; esac; }
 
 # ----- build ---------------------------------------------------------------
 # One build per binary, before the first run: the load generator and the
@@ -124,6 +145,26 @@ case " $SERVERS " in
     ;;
 esac
 
+# ----- TLS --------------------------------------------------------------------
+# Servers without a TLS peer sit the TLS scenarios out; netloop's row waits
+# for `netloop echo --tls-cert`.
+TLS_SERVERS="netloop node bun-net"
+TLS_UNAVAILABLE=""
+if any_tls; then
+  if selected netloop && ! "$NETLOOP" echo --help 2>/dev/null | grep -q -- '--tls-cert'; then
+    say "netloop TLS server: not built yet (\`netloop echo\` has no --tls-cert): its TLS rows say so"
+    TLS_UNAVAILABLE="netloop"
+  fi
+  TLS_DIR="$RESULTS/tls"
+  mkdir -p "$TLS_DIR"
+  for alg in ecdsa-p256 rsa-2048; do
+    "$NETLOOP" tls-cert --out-dir "$TLS_DIR" --algorithm "$alg" \
+      --cert "${alg%%-*}-cert.pem" --key "${alg%%-*}-key.pem" --force >>"$LOG"
+  done
+fi
+# The certificate of a TLS scenario's server.
+tls_alg() { case $1 in tlsrsa) echo rsa ;; *) echo ecdsa ;; esac; }
+
 # Many idle connections need many fds on both sides.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 FD_LIMIT=$(ulimit -n)
@@ -148,9 +189,18 @@ fi
 # ----- servers -------------------------------------------------------------
 SPID=""
 SPORT=""
+# start_server KIND [CERT KEY]: with a certificate, the kind's TLS server.
 start_server() {
-  local kind=$1 out="$RESULTS/server-$1.out"
+  local kind=$1 out="$RESULTS/server-$1.out" cert=${2:-} key=${3:-}
   local cmd
+  if [ -n "$cert" ]; then
+    case $kind in
+      netloop) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet --tls-cert "$cert" --tls-key "$key") ;;
+      node) cmd=("$NODE" bench/peers/node_tls_echo.js 0 "$cert" "$key") ;;
+      bun-net) cmd=("$BUN" bench/peers/node_tls_echo.js 0 "$cert" "$key") ;;
+      *) say "no TLS server for $kind"; return 1 ;;
+    esac
+  else
   case $kind in
     netloop) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet) ;;
     netloop-base) cmd=("$NETLOOP_BASE" echo --host 127.0.0.1 --port 0 --quiet) ;;
@@ -161,6 +211,7 @@ start_server() {
     bun-listen) cmd=("$BUN" bench/peers/bun_listen_echo.js 0) ;;
     *) say "unknown server $kind"; return 1 ;;
   esac
+  fi
   : > "$out"
   "${PIN_SERVER[@]}" "${cmd[@]}" >"$out" 2>&1 &
   SPID=$!
@@ -186,14 +237,28 @@ trap stop_server EXIT
 
 load() { "${PIN_CLIENT[@]}" "$NETLOOP" bench "$@" --json -q; }
 # A run's figures for the log line, without the format version, timestamp
-# and command line every report opens with.
-figures() { tr -d '\n' < "$1" | sed 's/"format_version".*"command": \[[^]]*\], //' | cut -c1-160; }
+# and command line every report opens with, nor the settings that repeat
+# the command (label, server, sizes, TLS parameters).
+figures() {
+  tr -d '\n' < "$1" | sed -E 's/"format_version".*"command": \[[^]]*\], //;
+    s/"(mode|label|server|connections|size|threads|server_pid|sources|tls[a-z_]*)": ("[^"]*"|[0-9.]+), //g' | cut -c1-160
+}
 
 run_one() {
   local round=$1 scenario=$2 kind=$3
   local file="$RESULTS/$scenario-$kind-$round.json"
   case " $UNAVAILABLE " in *" $kind "*) return 0 ;; esac
-  start_server "$kind" || return 0
+  if tls_scenario "$scenario"; then
+    case " $TLS_SERVERS " in *" $kind "*) ;; *) return 0 ;; esac
+    case " $TLS_UNAVAILABLE " in *" $kind "*) return 0 ;; esac
+    local alg
+    alg=$(tls_alg "$scenario")
+    local ca="$TLS_DIR/$alg-cert.pem"
+    start_server "$kind" "$ca" "$TLS_DIR/$alg-key.pem" || return 0
+    local tls=(--tls --ca "$ca")
+  else
+    start_server "$kind" || return 0
+  fi
   local common=(-p "$SPORT" --server-pid "$SPID" --label "$kind")
   local timed=(-d "$DURATION" -w "$WARMUP")
   local ok=0
@@ -203,6 +268,10 @@ run_one() {
     stream) load stream "${common[@]}" "${timed[@]}" -c "$STREAM_CONNS" -s "$STREAM_SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     connect) load connect "${common[@]}" "${timed[@]}" -c "$CONNECT_CONNS" -s "$SIZE" --sources "$CONNECT_SOURCES" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     idle) load idle "${common[@]}" -c "$IDLE_CONNS" -s "$SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    tlsecdsa | tlsrsa) load connect "${common[@]}" "${timed[@]}" "${tls[@]}" -c "$TLS_CONNS" -s "$SIZE" --sources "$CONNECT_SOURCES" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    tlsresume) load connect "${common[@]}" "${timed[@]}" "${tls[@]}" --tls-resume -c "$TLS_CONNS" -s "$SIZE" --sources "$CONNECT_SOURCES" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    tlsbulk) load stream "${common[@]}" "${timed[@]}" "${tls[@]}" -c "$STREAM_CONNS" -s "$STREAM_SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    tlsidle) load idle "${common[@]}" "${tls[@]}" -c "$TLS_IDLE_CONNS" -s "$SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
   esac
   stop_server
   if [ "$ok" = 0 ] && [ -s "$file.tmp" ]; then
@@ -254,6 +323,8 @@ say "runs took ${ELAPSED}s; results in $RESULTS"
 {
   echo "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS SIZE=$SIZE PIPELINE=$PIPELINE RATE=$RATE"
   echo "STREAM_CONNS=$STREAM_CONNS STREAM_SIZE=$STREAM_SIZE CONNECT_CONNS=$CONNECT_CONNS CONNECT_SOURCES=$CONNECT_SOURCES IDLE_CONNS=$IDLE_CONNS (asked $IDLE_ASKED, RLIMIT_NOFILE $FD_LIMIT) TIMER_COUNT=$TIMER_COUNT"
+  echo "TLS_CONNS=$TLS_CONNS TLS_IDLE_CONNS=$TLS_IDLE_CONNS"
+  echo "TLS_UNAVAILABLE=$TLS_UNAVAILABLE"
   echo "FD_LIMIT=$FD_LIMIT"
   echo "PINNED=$([ -n "${UNPINNED:-}" ] && echo no || echo "server CPU $SERVER_CPU, generator CPU $CLIENT_CPU")"
   echo "SERVERS=$SERVERS"

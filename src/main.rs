@@ -10,6 +10,7 @@ mod proxy_protocol;
 mod server;
 mod shutdown;
 mod threads;
+mod tls_cert;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,9 @@ enum Command {
     /// misbehaving clients for stress tests (slowread, halfopen, rst), and
     /// the report of a bench/compare.sh run.
     Bench(bench::Args),
+    /// Write a self-signed TLS test certificate and key for localhost,
+    /// 127.0.0.1 and ::1 (cert.pem and key.pem).
+    TlsCert(tls_cert::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         // printed), so it reports its own errors.
         Command::Nc(a) => return nc::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::TlsCert(a) => tls_cert::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

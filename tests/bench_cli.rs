@@ -542,3 +542,47 @@ fn report_of_a_directory_without_settings_says_which_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn report_has_the_tls_rows_and_targets_with_netloops_row_pending() {
+    // A TLS-only run of Node and Bun (tests/fixtures/bench-results-tls),
+    // made before `netloop echo --tls-cert` existed: netloop's rows say
+    // so, Node's resumed handshakes are priced with the full handshakes
+    // of the run taken out ((2 s - 2000 × 400 µs) / 4000 = 300 µs).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-results-tls");
+    let out = Command::new(BIN)
+        .args(["bench", "report"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = md.lines().collect();
+    for expected in [
+        "ROUNDS=1 DURATION=4 WARMUP=1 CONNS=50 SIZE=64 PIPELINE=1 RATE=20000 STREAM_CONNS=1 STREAM_SIZE=65536 CONNECT_CONNS=50 CONNECT_SOURCES=4 IDLE_CONNS=15000 TIMER_COUNT=1000000 TLS_CONNS=50 TLS_IDLE_CONNS=2000 \\",
+        "## TLS",
+        "### Full handshakes, ECDSA P-256 certificate",
+        "| netloop (`netloop echo --tls-cert`) | not built yet | – | – | – | – | – | – |",
+        "| Node `tls` (`node_tls_echo.js`) | 1 | 1,500 | 1.00× | 400 | 1.00× | 60.0% | 99.0% |",
+        "| Bun `node:tls` (`node_tls_echo.js`) | 1 | 2,000 | 1.33× | 300 | 0.75× | 60.0% | 100% |",
+        "| Node `tls` (`node_tls_echo.js`) | 1 | 1,500 | 1.00× | 66.7 | 333 | 1.00× | 300 | 1.00× |",
+        "| Node `tls` (`node_tls_echo.js`) | 1 | 500 | 1.00× | 2,000 | 1.00× | – |",
+        "| Node `tls` (`node_tls_echo.js`) | 1 | 2,000 | 34.0 | 1.00× | 33.5 | 1.00× | – |",
+        "| TLS: server CPU per full ECDSA P-256 handshake ≤ 0.6× Node | not measured | netloop's TLS server is not built yet; Node: 400 µs |",
+        "| TLS: server CPU per resumed handshake ≤ 0.5× Node | not measured | netloop's TLS server is not built yet; Node: 300 µs |",
+        "| TLS: memory per idle TLS connection ≤ 0.25× Node | not measured | netloop's TLS server is not built yet; Node: 34.0 KiB/conn |",
+    ] {
+        assert!(lines.contains(&expected), "missing {expected:?} in:\n{md}");
+    }
+    assert!(
+        md.contains("Negotiated: TLSv1.3, X25519, TLS_AES_256_GCM_SHA384."),
+        "{md}"
+    );
+    // No RSA run in the fixture: no RSA table, no RSA target.
+    assert!(!md.contains("### Full handshakes, RSA-2048"), "{md}");
+    assert!(!md.contains("| TLS: server CPU per full RSA-2048"), "{md}");
+}

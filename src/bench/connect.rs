@@ -12,6 +12,10 @@
 //! (default 4), each bound with `SO_REUSEADDR`; the kernel reuses the
 //! port's TIME_WAIT entry (`tcp_tw_reuse`, on for loopback by default),
 //! and each port comes round again only after seconds.
+//!
+//! With `--tls` each cycle is a TLS handshake as well (full, or resumed
+//! with `--tls-resume`): connect, handshake, echo, close_notify, close.
+//! The figure is then handshakes per second.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,6 +25,7 @@ use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
 use super::net;
+use super::tls::{self, Stream};
 use super::{fields, Config, Run, Shared};
 
 /// Slot index in the low 32 bits of a token, the slot's generation above,
@@ -28,10 +33,13 @@ use super::{fields, Config, Run, Shared};
 const SLOT_BITS: u32 = 32;
 
 struct Slot {
-    stream: Option<mio::net::TcpStream>,
+    stream: Option<Stream>,
     generation: u64,
     started: Instant,
     connected: bool,
+    /// The TLS handshake is done and the message sent (at once after the
+    /// connect for plain TCP).
+    secured: bool,
     received: usize,
 }
 
@@ -42,15 +50,17 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     let sources = cfg.sources.clone();
     let n_sources = sources.len();
     let threads = cfg.args.threads;
+    let tls = cfg.tls.clone();
     let handles = super::spawn_workers(cfg, &shared, move |t, _, n, shared| {
         let ports = PortCycle::new(&sources, t, threads);
-        worker(addr, ports, n, size, shared)
+        worker(addr, ports, tls.as_ref(), n, size, shared)
     });
     let window = super::timeline(cfg, &shared, "connect");
     shared.stop.store(true, Ordering::Release);
     let hist = super::join_workers(handles)?;
     let w = window?;
     let mut r = super::base_report(cfg, &w);
+    super::tls_fields(&mut r, cfg, &shared);
     r.int(fields::SOURCES, n_sources.max(1) as u64);
     r.int(fields::CONNECTS, w.requests);
     r.float(fields::CONNS_S, w.requests as f64 / w.elapsed.as_secs_f64());
@@ -110,6 +120,7 @@ impl PortCycle {
 fn worker(
     addr: std::net::SocketAddr,
     mut ports: PortCycle,
+    tls: Option<&tls::Client>,
     slots_n: usize,
     size: usize,
     shared: &Shared,
@@ -125,6 +136,7 @@ fn worker(
             generation: 0,
             started: Instant::now(),
             connected: false,
+            secured: false,
             received: 0,
         })
         .collect();
@@ -136,7 +148,8 @@ fn worker(
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut open = |slot: &mut Slot, i: usize, poll: &Poll| -> std::io::Result<()> {
-        let mut s = net::connect_from(addr, ports.next())?;
+        let tcp = net::connect_from(addr, ports.next())?;
+        let mut s = Stream::new(tcp, tls)?;
         slot.generation += 1;
         let token = Token(i | ((slot.generation as usize) << SLOT_BITS));
         poll.registry()
@@ -144,6 +157,7 @@ fn worker(
         slot.stream = Some(s);
         slot.started = Instant::now();
         slot.connected = false;
+        slot.secured = false;
         slot.received = 0;
         Ok(())
     };
@@ -176,15 +190,8 @@ fn worker(
             };
             let mut failed = None;
             if !slot.connected && (ev.is_writable() || ev.is_error()) {
-                match net::finish_connect(s) {
-                    Ok(true) => {
-                        slot.connected = true;
-                        match net::write_owed(s, &payload, size) {
-                            Ok(n) if n == size => {}
-                            Ok(_) => failed = Some(format!("write {addr}: a short write")),
-                            Err(e) => failed = Some(net::describe("write", addr, &e)),
-                        }
-                    }
+                match net::finish_connect(s.tcp()) {
+                    Ok(true) => slot.connected = true,
                     Ok(false) => {}
                     Err(e) => {
                         // Nothing listens any more (a full accept queue
@@ -198,7 +205,23 @@ fn worker(
                     }
                 }
             }
-            if failed.is_none() && slot.connected && (ev.is_readable() || ev.is_read_closed()) {
+            // The TLS handshake (none for plain TCP), then the message.
+            if failed.is_none() && slot.connected && !slot.secured {
+                match s.handshake() {
+                    Ok(true) => {
+                        slot.secured = true;
+                        shared.secured(s);
+                        match net::write_owed(s, &payload, size) {
+                            Ok(n) if n == size => {}
+                            Ok(_) => failed = Some(format!("write {addr}: a short write")),
+                            Err(e) => failed = Some(net::describe("write", addr, &e)),
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => failed = Some(net::describe("handshake", addr, &e)),
+                }
+            }
+            if failed.is_none() && slot.secured && (ev.is_readable() || ev.is_read_closed()) {
                 match net::read_all(s, &mut buf) {
                     Ok((n, closed)) => {
                         slot.received += n;
@@ -210,6 +233,7 @@ fn worker(
                                 );
                             }
                             completed += 1;
+                            s.close_notify();
                             slot.stream = None; // close
                             empty.push(i);
                             continue;

@@ -128,6 +128,20 @@ pub(crate) const IDLE_ANON_KIB_PER_CONN: Field = with(
     "KiB",
 );
 
+// TLS (`--tls`).
+
+/// The protocol version negotiated ("TLSv1_3").
+pub(crate) const TLS_VERSION: Field = text("tls", "TLS version");
+pub(crate) const TLS_CIPHER: Field = text("tls_cipher", "TLS cipher suite");
+pub(crate) const TLS_GROUP: Field = text("tls_group", "TLS key exchange");
+/// "ca" (verified against --ca) or "insecure".
+pub(crate) const TLS_VERIFY: Field = text("tls_verify", "TLS certificate check");
+/// Connect mode: 1 when sessions were resumed (--tls-resume).
+pub(crate) const TLS_RESUME: Field = plain("tls_resume", "TLS resumption (1 on)");
+/// Connect mode: handshakes in the measured window, by kind.
+pub(crate) const HANDSHAKES_FULL: Field = plain("handshakes_full", "full handshakes");
+pub(crate) const HANDSHAKES_RESUMED: Field = plain("handshakes_resumed", "resumed handshakes");
+
 // Timers and refresh (bench/peers/node_timers.js writes the same names).
 
 pub(crate) const COUNT: Field = plain("count", "count");

@@ -3,7 +3,9 @@
 //! `--server-pid`, the server's resident memory is read before the first
 //! connect and once every connection has echoed (after a one-second
 //! settle); the growth divided by the connections is the user-space memory
-//! an idle connection costs (kernel socket buffers are not in RSS).
+//! an idle connection costs (kernel socket buffers are not in RSS). With
+//! `--tls` each connection finishes a full TLS handshake before its echo,
+//! so the growth is an idle TLS connection's.
 
 use std::time::{Duration, Instant};
 
@@ -13,11 +15,14 @@ use super::net;
 use super::output::Report;
 use super::procfs;
 use super::progress::Progress;
+use super::tls::Stream;
 use super::{fields, Config, Run};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Connecting,
+    /// TLS: connected, the handshake under way.
+    Handshaking,
     Sent,
     Done,
     Failed,
@@ -39,7 +44,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     let mut events = Events::with_capacity(1024);
     let payload = vec![b'x'; size];
     let mut buf = vec![0u8; 64 * 1024];
-    let mut streams: Vec<mio::net::TcpStream> = Vec::with_capacity(total);
+    let mut streams: Vec<Stream> = Vec::with_capacity(total);
     let mut state: Vec<State> = Vec::with_capacity(total);
     let mut received: Vec<usize> = Vec::with_capacity(total);
     let mut in_flight = 0usize;
@@ -58,11 +63,14 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
         }
     };
     let mut opening = true;
+    // TLS: what the first handshake negotiated.
+    let mut tls_seen = None;
 
     while done + failed < total {
         while opening && in_flight < args.concurrency && streams.len() < total {
             let i = streams.len();
-            match net::connect(cfg.addr, source(i)).and_then(|mut s| {
+            match net::connect(cfg.addr, source(i)).and_then(|tcp| {
+                let mut s = Stream::new(tcp, cfg.tls.as_ref())?;
                 poll.registry().register(
                     &mut s,
                     Token(i),
@@ -100,9 +108,23 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
             let s = &mut streams[i];
             let mut ok = true;
             if state[i] == State::Connecting && (ev.is_writable() || ev.is_error()) {
-                match net::finish_connect(s) {
+                match net::finish_connect(s.tcp()) {
+                    Ok(true) => state[i] = State::Handshaking,
+                    Ok(false) => {}
+                    Err(e) => {
+                        first_error.get_or_insert_with(|| net::describe("connect", addr, &e));
+                        ok = false;
+                    }
+                }
+            }
+            // The TLS handshake (none for plain TCP), then the message.
+            if ok && state[i] == State::Handshaking {
+                match s.handshake() {
                     Ok(true) => {
                         state[i] = State::Sent;
+                        if tls_seen.is_none() {
+                            tls_seen = s.negotiated();
+                        }
                         match net::write_owed(s, &payload, size) {
                             Ok(n) if n == size => {}
                             Ok(_) => {
@@ -118,7 +140,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        first_error.get_or_insert_with(|| net::describe("connect", addr, &e));
+                        first_error.get_or_insert_with(|| net::describe("handshake", addr, &e));
                         ok = false;
                     }
                 }
@@ -142,7 +164,12 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
                     }
                 }
             }
-            if !ok && matches!(state[i], State::Connecting | State::Sent) {
+            if !ok
+                && matches!(
+                    state[i],
+                    State::Connecting | State::Handshaking | State::Sent
+                )
+            {
                 state[i] = State::Failed;
                 failed += 1;
                 in_flight -= 1;
@@ -186,6 +213,11 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     r.int(fields::ERRORS, failed as u64);
     if let Some(e) = &first_error {
         r.str(fields::FIRST_ERROR, e);
+    }
+    if let Some(n) = &tls_seen {
+        r.str(fields::TLS_VERSION, &n.version);
+        r.str(fields::TLS_CIPHER, &n.cipher);
+        r.str(fields::TLS_GROUP, &n.group);
     }
     r.int(fields::SOURCES, cfg.sources.len().max(1) as u64);
     r.float(fields::OPEN_S, open_secs);

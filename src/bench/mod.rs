@@ -39,6 +39,11 @@
 //! `--json` one JSON object on stdout for scripts; `--hdr-log FILE` writes
 //! the latency histogram in HdrHistogram's interval log format.
 //!
+//! With `--tls` (and `--ca FILE` or `--insecure`) the pingpong, stream,
+//! connect and idle modes speak TLS 1.3 through rustls, every connection
+//! sharing one client config (`tls.rs`); connect mode then measures full
+//! handshakes per second, or resumed ones with `--tls-resume`.
+//!
 //! The exit status is non-zero when a connection or request failed or the
 //! server went away, after the report is printed: a run that lost
 //! connections measured something other than what was asked. When every
@@ -61,12 +66,13 @@ mod progress;
 mod report;
 mod stream;
 mod timers;
+mod tls;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -188,7 +194,9 @@ pub(crate) struct LoadArgs {
     /// interval log format (pingpong, connect).
     #[arg(long, value_name = "FILE")]
     pub hdr_log: Option<PathBuf>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: tls::TlsArgs,
+    #[command(flatten, next_help_heading = "Output")]
     pub out: OutputArgs,
 }
 
@@ -240,6 +248,11 @@ pub(crate) struct Shared {
     /// it is up.
     gone_ns: AtomicU64,
     epoch: Instant,
+    /// TLS: full and resumed handshakes finished in the measured window.
+    pub handshakes_full: AtomicU64,
+    pub handshakes_resumed: AtomicU64,
+    /// TLS: what the first finished handshake negotiated.
+    negotiated: OnceLock<tls::Negotiated>,
 }
 
 impl Shared {
@@ -258,6 +271,31 @@ impl Shared {
             alive: AtomicUsize::new(connections),
             gone_ns: AtomicU64::new(0),
             epoch: Instant::now(),
+            handshakes_full: AtomicU64::new(0),
+            handshakes_resumed: AtomicU64::new(0),
+            negotiated: OnceLock::new(),
+        }
+    }
+
+    /// A TLS handshake finished on `stream`: note what it negotiated (the
+    /// first time) and, in the measured window, whether it resumed.
+    pub(crate) fn secured(&self, stream: &tls::Stream) {
+        let Some(resumed) = stream.resumed() else {
+            return;
+        };
+        if self.negotiated.get().is_none() {
+            if let Some(n) = stream.negotiated() {
+                // Another thread may have set it first: either is right.
+                let _ = self.negotiated.set(n);
+            }
+        }
+        if self.measuring() {
+            let counter = if resumed {
+                &self.handshakes_resumed
+            } else {
+                &self.handshakes_full
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -326,6 +364,8 @@ pub(crate) struct Config {
     /// `--size`, or the mode's default.
     pub size: usize,
     pub sources: Vec<IpAddr>,
+    /// `--tls`: the client context every connection shares.
+    pub tls: Option<tls::Client>,
 }
 
 impl Config {
@@ -404,6 +444,10 @@ fn load(mode: Mode, args: LoadArgs, origin: &Origin) -> io::Result<()> {
         (0, _) => 0,
         (n, _) => n,
     };
+    let tls = match args.tls.tls {
+        true => Some(tls::Client::new(&args.tls, &args.host, connections)?),
+        false => None,
+    };
     let cfg = Config {
         mode,
         sources: source_addresses(addr.ip(), n_sources),
@@ -411,6 +455,7 @@ fn load(mode: Mode, args: LoadArgs, origin: &Origin) -> io::Result<()> {
         addr,
         connections,
         size,
+        tls,
     };
     let mut run = match mode {
         Mode::Pingpong => pingpong::run(&cfg)?,
@@ -463,6 +508,18 @@ fn validate(mode: Mode, args: &LoadArgs, connections: usize, size: usize) -> Res
     }
     if args.hdr_log.is_some() && !matches!(mode, Mode::Pingpong | Mode::Connect) {
         return Err("--hdr-log needs latencies: pingpong or connect mode".into());
+    }
+    if args.tls.tls
+        && !matches!(
+            mode,
+            Mode::Pingpong | Mode::Stream | Mode::Connect | Mode::Idle
+        )
+    {
+        return Err("--tls applies to pingpong, stream, connect and idle modes".into());
+    }
+    if args.tls.tls_resume && mode != Mode::Connect {
+        // Long-lived connections handshake once: nothing to resume.
+        return Err("--tls-resume applies to connect mode (one handshake per connection)".into());
     }
     Ok(())
 }
@@ -778,6 +835,35 @@ pub(crate) fn base_report(cfg: &Config, w: &Window) -> Report {
         r.float(fields::CLIENT_CPU_S, c / 1e6);
     }
     r
+}
+
+/// The TLS settings and what the handshakes negotiated (nothing without
+/// `--tls`).
+pub(crate) fn tls_fields(r: &mut Report, cfg: &Config, shared: &Shared) {
+    let t = &cfg.args.tls;
+    if !t.tls {
+        return;
+    }
+    if let Some(n) = shared.negotiated.get() {
+        r.str(fields::TLS_VERSION, &n.version);
+        r.str(fields::TLS_CIPHER, &n.cipher);
+        r.str(fields::TLS_GROUP, &n.group);
+    }
+    r.str(
+        fields::TLS_VERIFY,
+        if t.insecure { "insecure" } else { "ca" },
+    );
+    if cfg.mode == Mode::Connect {
+        r.int(fields::TLS_RESUME, u64::from(t.tls_resume));
+        r.int(
+            fields::HANDSHAKES_FULL,
+            shared.handshakes_full.load(Ordering::Relaxed),
+        );
+        r.int(
+            fields::HANDSHAKES_RESUMED,
+            shared.handshakes_resumed.load(Ordering::Relaxed),
+        );
+    }
 }
 
 /// p50 .. max of a latency histogram, in microseconds.

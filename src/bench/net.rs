@@ -54,8 +54,9 @@ pub(crate) fn finish_connect(s: &TcpStream) -> io::Result<bool> {
 
 /// Read until the kernel buffer is drained; returns the bytes read and
 /// whether the peer closed. A short read means drained (edge-triggered
-/// epoll reports the next arrival), which saves the `EAGAIN` read.
-pub(crate) fn read_all(s: &mut TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+/// epoll reports the next arrival), which saves the `EAGAIN` read; a TLS
+/// [`super::tls::Stream`] keeps that promise too.
+pub(crate) fn read_all(s: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
     let mut total = 0;
     loop {
         match s.read(buf) {
@@ -75,7 +76,7 @@ pub(crate) fn read_all(s: &mut TcpStream, buf: &mut [u8]) -> io::Result<(usize, 
 
 /// Write up to `owed` bytes from the repeating `payload`; returns how many
 /// the kernel took (fewer when its buffer is full).
-pub(crate) fn write_owed(s: &mut TcpStream, payload: &[u8], owed: usize) -> io::Result<usize> {
+pub(crate) fn write_owed(s: &mut impl Write, payload: &[u8], owed: usize) -> io::Result<usize> {
     let mut done = 0;
     while done < owed {
         let n = (owed - done).min(payload.len());

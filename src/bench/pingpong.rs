@@ -15,10 +15,11 @@ use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
 use super::net;
+use super::tls::{self, Stream};
 use super::{fields, Config, Run, Shared};
 
 struct Conn {
-    stream: mio::net::TcpStream,
+    stream: Stream,
     /// When each request in flight was sent (or due, in open loop).
     sent: VecDeque<Instant>,
     /// Bytes of the current response received so far.
@@ -26,6 +27,8 @@ struct Conn {
     /// Bytes accepted for sending that the kernel has not taken yet.
     owed: usize,
     connected: bool,
+    /// The TLS handshake is done (at once for plain TCP).
+    secured: bool,
     dead: bool,
 }
 
@@ -37,10 +40,12 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     let threads = cfg.args.threads;
     let rate = cfg.args.rate.map(|r| r / threads as f64);
     let sources: Vec<_> = (0..cfg.connections).map(|i| cfg.source_for(i)).collect();
+    let tls = cfg.tls.clone();
     let handles = super::spawn_workers(cfg, &shared, move |_, first, n, shared| {
         worker(
             addr,
             &sources[first..first + n],
+            tls.as_ref(),
             size,
             pipeline,
             rate,
@@ -57,6 +62,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     let hist = super::join_workers(handles)?;
     let w = window?;
     let mut r = super::base_report(cfg, &w);
+    super::tls_fields(&mut r, cfg, &shared);
     r.int(fields::PIPELINE, pipeline as u64);
     if let Some(rate) = cfg.args.rate {
         r.float(fields::TARGET_RPS, rate);
@@ -84,6 +90,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
 fn worker(
     addr: std::net::SocketAddr,
     sources: &[Option<std::net::IpAddr>],
+    tls: Option<&tls::Client>,
     size: usize,
     pipeline: usize,
     rate: Option<f64>,
@@ -94,7 +101,8 @@ fn worker(
     let mut events = Events::with_capacity(1024);
     let mut conns = Vec::with_capacity(sources.len());
     for (i, src) in sources.iter().enumerate() {
-        let mut stream = net::connect(addr, *src).map_err(|e| net::error("connect", addr, e))?;
+        let tcp = net::connect(addr, *src).map_err(|e| net::error("connect", addr, e))?;
+        let mut stream = Stream::new(tcp, tls)?;
         poll.registry().register(
             &mut stream,
             Token(i),
@@ -106,10 +114,12 @@ fn worker(
             partial: 0,
             owed: 0,
             connected: false,
+            secured: false,
             dead: false,
         });
     }
-    // Wait for every connection, then for the other threads.
+    // Wait for every connection (and TLS handshake), then for the other
+    // threads.
     let mut up = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
     while up < conns.len() {
@@ -127,9 +137,19 @@ fn worker(
             let c = &mut conns[ev.token().0];
             if !c.connected
                 && (ev.is_writable() || ev.is_error())
-                && net::finish_connect(&c.stream).map_err(|e| net::error("connect", addr, e))?
+                && net::finish_connect(c.stream.tcp())
+                    .map_err(|e| net::error("connect", addr, e))?
             {
                 c.connected = true;
+            }
+            if c.connected
+                && !c.secured
+                && c.stream
+                    .handshake()
+                    .map_err(|e| net::error("handshake", addr, e))?
+            {
+                c.secured = true;
+                shared.secured(&c.stream);
                 up += 1;
             }
         }
@@ -198,6 +218,13 @@ fn worker(
             let c = &mut conns[ev.token().0];
             if c.dead {
                 continue;
+            }
+            if ev.is_writable() {
+                // TLS records a full socket refused go first.
+                if let Err(e) = c.stream.flush_pending() {
+                    kill(c, shared, net::describe("write", addr, &e));
+                    continue;
+                }
             }
             if ev.is_writable() && c.owed > 0 {
                 match net::write_owed(&mut c.stream, &payload, c.owed) {

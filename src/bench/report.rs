@@ -20,6 +20,8 @@ use super::fields::{self, Field};
 use super::json::{self, Value};
 use super::output::group;
 
+mod tls;
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// The results directory of a bench/compare.sh run (its JSON files and
@@ -70,8 +72,9 @@ struct Settings {
     lines: Vec<String>,
 }
 
-const WHOLE_LINE: [&str; 9] = [
+const WHOLE_LINE: [&str; 10] = [
     "SERVERS",
+    "TLS_UNAVAILABLE",
     "NETLOOP_BASE",
     "SCENARIOS",
     "UNAVAILABLE",
@@ -411,7 +414,8 @@ fn uname() -> String {
 
 /// compare.sh's defaults, for settings that do not name their selection.
 const DEFAULT_SERVERS: &str = "netloop mio tokio node bun-net bun-listen";
-const DEFAULT_SCENARIOS: &str = "pingpong rate stream connect idle timers";
+const DEFAULT_SCENARIOS: &str =
+    "pingpong rate stream connect idle timers tlsecdsa tlsrsa tlsresume tlsbulk tlsidle";
 
 /// `value` as one shell word: as it is when it is plain, else in single
 /// quotes.
@@ -599,6 +603,8 @@ impl<'a> Report<'a> {
             "CONNECT_SOURCES",
             "IDLE_CONNS",
             "TIMER_COUNT",
+            "TLS_CONNS",
+            "TLS_IDLE_CONNS",
         ]
         .iter()
         .filter_map(|k| s.get(k).map(|v| format!("{k}={v}")))
@@ -750,6 +756,7 @@ impl<'a> Report<'a> {
                 ],
             );
         }
+        self.tls();
         self.timers();
     }
 
@@ -960,6 +967,7 @@ impl<'a> Report<'a> {
                 None,
             );
         }
+        self.tls_targets(&mut t);
         self.p("## Targets");
         self.p("");
         self.p("| target | status | netloop vs reference |");

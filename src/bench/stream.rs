@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
 use super::net;
+use super::tls::{self, Stream};
 use super::{fields, Config, Run, Shared};
 
 pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
@@ -18,14 +19,16 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     let addr = cfg.addr;
     let size = cfg.size;
     let sources: Vec<_> = (0..cfg.connections).map(|i| cfg.source_for(i)).collect();
+    let tls = cfg.tls.clone();
     let handles = super::spawn_workers(cfg, &shared, move |_, first, n, shared| {
-        worker(addr, &sources[first..first + n], size, shared)
+        worker(addr, &sources[first..first + n], tls.as_ref(), size, shared)
     });
     let window = super::timeline(cfg, &shared, "stream");
     shared.stop.store(true, Ordering::Release);
     super::join_workers(handles)?;
     let w = window?;
     let mut r = super::base_report(cfg, &w);
+    super::tls_fields(&mut r, cfg, &shared);
     let secs = w.elapsed.as_secs_f64();
     let mb = w.bytes as f64 / 1e6;
     r.int(fields::BYTES, w.bytes);
@@ -46,6 +49,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
 fn worker(
     addr: std::net::SocketAddr,
     sources: &[Option<std::net::IpAddr>],
+    tls: Option<&tls::Client>,
     size: usize,
     shared: &Shared,
 ) -> std::io::Result<Histogram<u64>> {
@@ -53,11 +57,14 @@ fn worker(
     let mut events = Events::with_capacity(256);
     let mut conns = Vec::with_capacity(sources.len());
     for (i, src) in sources.iter().enumerate() {
-        let mut s = net::connect(addr, *src).map_err(|e| net::error("connect", addr, e))?;
+        let tcp = net::connect(addr, *src).map_err(|e| net::error("connect", addr, e))?;
+        let mut s = Stream::new(tcp, tls)?;
         poll.registry()
             .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        // (stream, TCP connected, dead); `secured` below: handshake done.
         conns.push((s, false, false));
     }
+    let mut secured = vec![false; conns.len()];
     let mut up = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
     while up < conns.len() {
@@ -72,9 +79,19 @@ fn worker(
         }
         poll.poll(&mut events, Some(Duration::from_millis(50)))?;
         for ev in events.iter() {
-            let c = &mut conns[ev.token().0];
-            if !c.1 && net::finish_connect(&c.0).map_err(|e| net::error("connect", addr, e))? {
+            let i = ev.token().0;
+            let c = &mut conns[i];
+            if !c.1 && net::finish_connect(c.0.tcp()).map_err(|e| net::error("connect", addr, e))? {
                 c.1 = true;
+            }
+            if c.1
+                && !secured[i]
+                && c.0
+                    .handshake()
+                    .map_err(|e| net::error("handshake", addr, e))?
+            {
+                secured[i] = true;
+                shared.secured(&c.0);
                 up += 1;
             }
         }
@@ -158,8 +175,7 @@ const TURNS: usize = 16;
 /// closed, and whether the socket said `EAGAIN` (drained). Bulk data
 /// needs the `EAGAIN`: the short-read shortcut would stop at every
 /// segment boundary.
-fn read_some(s: &mut mio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, bool, bool)> {
-    use std::io::Read;
+fn read_some(s: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<(usize, bool, bool)> {
     let mut total = 0;
     for _ in 0..16 {
         match s.read(buf) {
