@@ -106,8 +106,18 @@ fn system_roots() -> RootCertStore {
     store
 }
 
-/// A server's config and its certificate resolver.
-pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<(Arc<ServerConfig>, Arc<Resolver>)> {
+/// What a server's connections are made from: the rustls config, its
+/// certificate resolver (for `add_context`), and with `request_cert` the
+/// client certificate verifier (kept to check a resumed session's
+/// certificate again).
+pub(crate) struct ServerParts {
+    pub config: Arc<ServerConfig>,
+    pub resolver: Arc<Resolver>,
+    pub client_verifier: Option<Arc<ClientVerifier>>,
+}
+
+/// A server's config, from Node's options.
+pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<ServerParts> {
     let provider = provider::provider();
     let default = SecureContext::new(&opts.key, &opts.cert)?;
     let resolver = Arc::new(Resolver {
@@ -118,6 +128,7 @@ pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<(Arc<ServerConfig
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(versions(opts.min_version, opts.max_version)?)
         .map_err(config_error)?;
+    let mut client_verifier = None;
     let builder = if opts.request_cert {
         let inner = match &opts.ca {
             Some(pem) => Some(
@@ -131,11 +142,13 @@ pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<(Arc<ServerConfig
             ),
             None => None,
         };
-        builder.with_client_cert_verifier(Arc::new(ClientVerifier {
+        let verifier = Arc::new(ClientVerifier {
             inner,
             provider: Arc::clone(&provider),
             mandatory: opts.reject_unauthorized,
-        }))
+        });
+        client_verifier = Some(Arc::clone(&verifier));
+        builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
     };
@@ -150,7 +163,11 @@ pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<(Arc<ServerConfig
     if opts.session_tickets {
         config.ticketer = provider::ticketer().map_err(config_error)?;
     }
-    Ok((Arc::new(config), resolver))
+    Ok(ServerParts {
+        config: Arc::new(config),
+        resolver,
+        client_verifier,
+    })
 }
 
 /// What makes two client configs different: options of the same values

@@ -242,6 +242,25 @@ pub(crate) struct ClientVerifier {
     pub mandatory: bool,
 }
 
+impl ClientVerifier {
+    /// Check a client's chain (leaf first) against the trusted issuers.
+    pub(crate) fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        match &self.inner {
+            Some(v) => v
+                .verify_client_cert(end_entity, intermediates, now)
+                .map(|_| ()),
+            None => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            )),
+        }
+    }
+}
+
 impl ClientCertVerifier for ClientVerifier {
     fn offer_client_auth(&self) -> bool {
         true
@@ -264,14 +283,7 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let res = match &self.inner {
-            Some(v) => v
-                .verify_client_cert(end_entity, intermediates, now)
-                .map(|_| ()),
-            None => Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            )),
-        };
+        let res = self.check(end_entity, intermediates, now);
         with(|c| c.verify = Some(res));
         Ok(ClientCertVerified::assertion())
     }
