@@ -144,6 +144,10 @@ pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<ServerParts> {
         };
         let verifier = Arc::new(ClientVerifier {
             inner,
+            trusted: match &opts.ca {
+                Some(pem) => cert::certs_from_pem(pem, "ca")?,
+                None => Vec::new(),
+            },
             provider: Arc::clone(&provider),
             mandatory: opts.reject_unauthorized,
         });
@@ -215,9 +219,9 @@ pub(crate) fn client_config(opts: &TlsConnectOptions) -> Result<Arc<ClientConfig
 
 fn build_client_config(opts: &TlsConnectOptions) -> Result<Arc<ClientConfig>> {
     let provider = provider::provider();
-    let store = match &opts.ca {
-        Some(pem) => roots(pem)?,
-        None => system_roots(),
+    let (store, trusted) = match &opts.ca {
+        Some(pem) => (roots(pem)?, cert::certs_from_pem(pem, "ca")?),
+        None => (system_roots(), Vec::new()),
     };
     let inner = if store.is_empty() {
         None
@@ -234,6 +238,7 @@ fn build_client_config(opts: &TlsConnectOptions) -> Result<Arc<ClientConfig>> {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ServerVerifier {
             inner,
+            trusted,
             provider: Arc::clone(&provider),
         }));
     let mut config = match (&opts.key, &opts.cert) {

@@ -362,3 +362,57 @@ fn tls_server_config_is_shared_across_loops_and_so_are_tickets() {
     }
     assert_eq!(replies, ["full", "resumed"]);
 }
+
+/// A self-signed server certificate marked as a CA (what `openssl req
+/// -x509` makes by default), as Node 20 takes it (checked with `node
+/// -e`): untrusted, `DEPTH_ZERO_SELF_SIGNED_CERT`; given as the client's
+/// `ca`, trusted as it is; with the wrong name, Node's altname error.
+#[test]
+fn tls_self_signed_ca_certificate_as_node_takes_it() {
+    let pair = &certs().self_signed_ca;
+    let trusted = Some(pair.cert.clone().into_bytes());
+    let cases = [
+        (None, None, "error DEPTH_ZERO_SELF_SIGNED_CERT self-signed certificate"),
+        (trusted.clone(), None, "secureConnect authorized=true"),
+        (
+            trusted,
+            Some("wrong.example"),
+            "error ERR_TLS_CERT_ALTNAME_INVALID Hostname/IP does not match certificate's altnames: \
+             Host: wrong.example. is not in the cert's altnames: DNS:localhost, IP Address:127.0.0.1",
+        ),
+    ];
+    for (ca, servername, expected) in cases {
+        let got = netloop::run_returning(move || {
+            let _g = guard("tls self-signed CA certificate");
+            let server = tls::create_server(server_opts(pair), |server, sock| {
+                // A client that refused the server resets the connection.
+                sock.on(Socket::ERROR, |_, _| {});
+                sock.end();
+                server.close();
+            })?;
+            let ls = server.clone();
+            server.on(TlsServer::TLS_CLIENT_ERROR, move |_, _| {
+                ls.close();
+            });
+            let port = listen(&server);
+            let c = tls::connect(TlsConnectOptions {
+                ca,
+                servername: servername.map(str::to_owned),
+                ..client_opts(port)
+            })?;
+            c.resume();
+            let got = Slot::new(String::new());
+            let g = got.clone();
+            c.on(TlsSocket::SECURE_CONNECT, move |c, _| {
+                g.set(format!("secureConnect authorized={}", c.authorized()))
+            });
+            let g = got.clone();
+            c.on(Socket::ERROR, move |_, e| {
+                g.set(format!("error {} {e}", e.code().as_str()))
+            });
+            Ok(got)
+        })
+        .expect("the loop ran");
+        assert_eq!(got, expected);
+    }
+}
