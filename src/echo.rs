@@ -5,9 +5,11 @@
 //! that connection, and a server out of file descriptors sheds load and
 //! goes on (the library's warning says so on stderr, unless `--quiet`).
 //! Only a failed listen ends it, with exit status 1. With `--threads`,
-//! every thread runs this same server (see `threads.rs`).
+//! every thread runs this same server (see `threads.rs`). With
+//! `--tls-cert`/`--tls-key` it echoes over TLS (`tls_args.rs`).
 
-use netloop::net::{self, Server, ServerOptions, Socket};
+use netloop::net::{Server, ServerOptions, Socket};
+use netloop::tls::TlsServerConfig;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,7 +26,8 @@ pub struct Args {
     #[arg(long, short)]
     quiet: bool,
     /// Print `CONNECTED: ADDR:PORT` for each connection (with
-    /// --proxy-protocol, the client its header names).
+    /// --proxy-protocol, the client its header names; with --tls-cert,
+    /// once its handshake is done).
     #[arg(long, short, conflicts_with = "quiet")]
     verbose: bool,
     #[command(flatten)]
@@ -33,6 +36,8 @@ pub struct Args {
     shutdown: crate::shutdown::ShutdownArgs,
     #[command(flatten)]
     proxy: crate::proxy_protocol::ProxyArgs,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsServerArgs,
 }
 
 impl Args {
@@ -50,6 +55,8 @@ pub fn run(args: Args) -> netloop::Result<()> {
         quiet,
         verbose: args.verbose && !quiet,
         proxy: args.proxy,
+        // Read once, before anything listens: a bad file is exit 1 at once.
+        tls: args.tls.config()?,
     };
     if !args.threads.single() {
         return crate::threads::run(
@@ -58,11 +65,11 @@ pub fn run(args: Args) -> netloop::Result<()> {
             "echo",
             quiet,
             |addr| format!("echo listening on {addr}"),
-            move || serve(port, &host, conf),
+            move || serve(port, &host, &conf),
         );
     }
     netloop::run(move || {
-        let server = serve(port, &host, conf)?;
+        let server = serve(port, &host, &conf)?;
         // A listen failure has no listener and ends `run` (exit 1). Once
         // listening, nothing the server reports may end the process: the
         // library emits no accept error (as Node 20), and this listener
@@ -84,22 +91,23 @@ pub fn run(args: Args) -> netloop::Result<()> {
 }
 
 /// How each thread's echo server is set up.
-#[derive(Clone, Copy)]
 struct Serve {
     no_delay: bool,
     quiet: bool,
     verbose: bool,
     proxy: crate::proxy_protocol::ProxyArgs,
+    /// With --tls-cert: one config, shared by every thread's server.
+    tls: Option<TlsServerConfig>,
 }
 
 /// The echo server, listening on `host:port`.
-fn serve(port: u16, host: &str, conf: Serve) -> netloop::Result<Server> {
+fn serve(port: u16, host: &str, conf: &Serve) -> netloop::Result<Server> {
     let opts = conf.proxy.apply(ServerOptions {
         no_delay: conf.no_delay,
         ..ServerOptions::default()
     });
-    let Serve { quiet, verbose, .. } = conf;
-    let server = net::create_server_with(opts, move |_, sock: &Socket| {
+    let (quiet, verbose) = (conf.quiet, conf.verbose);
+    let server = crate::tls_args::create_server(conf.tls.as_ref(), opts, quiet, move |sock| {
         if verbose {
             // With --proxy-protocol, the client the header names. One
             // `println!` is one locked write: lines of threads never mix.

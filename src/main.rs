@@ -10,6 +10,7 @@ mod proxy_protocol;
 mod server;
 mod shutdown;
 mod threads;
+mod tls_args;
 mod tls_cert;
 
 use std::process::ExitCode;

@@ -5,9 +5,12 @@
 //! library's warning says so on stderr). Only a failed listen ends it,
 //! with exit status 1. With `--threads`, every thread runs this same
 //! server (see `threads.rs`); each line is printed whole, so lines of
-//! different threads never mix.
+//! different threads never mix. With `--tls-cert`/`--tls-key` it is the
+//! same server over TLS (`tls_args.rs`): `CONNECTED:` once the handshake
+//! is done, failed handshakes on stderr.
 
-use netloop::net::{self, Server, ServerOptions, Socket};
+use netloop::net::{Server, ServerOptions, Socket};
+use netloop::tls::TlsServerConfig;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,9 +26,13 @@ pub struct Args {
     shutdown: crate::shutdown::ShutdownArgs,
     #[command(flatten)]
     proxy: crate::proxy_protocol::ProxyArgs,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsServerArgs,
 }
 
 pub fn run(args: Args) -> netloop::Result<()> {
+    // Read once, before anything listens: a bad file is exit 1 at once.
+    let tls = args.tls.config()?;
     if !args.threads.single() {
         let (host, port, proxy) = (args.host, args.port, args.proxy);
         return crate::threads::run(
@@ -34,11 +41,11 @@ pub fn run(args: Args) -> netloop::Result<()> {
             "server",
             false,
             |addr| format!("Server listening on {}:{}", addr.ip(), addr.port()),
-            move || serve(port, &host, proxy),
+            move || serve(port, &host, proxy, tls.as_ref()),
         );
     }
     netloop::run(move || {
-        let server = serve(args.port, &args.host, args.proxy)?;
+        let server = serve(args.port, &args.host, args.proxy, tls.as_ref())?;
         // A listen failure has no listener and ends `run` (exit 1). Once
         // listening, nothing the server reports may end the process (the
         // library emits no accept error, as Node 20; this makes sure).
@@ -54,31 +61,32 @@ pub fn run(args: Args) -> netloop::Result<()> {
     })
 }
 
-/// The seed's server, listening on `host:port`.
+/// The seed's server, listening on `host:port` (over TLS with `tls`).
 fn serve(
     port: u16,
     host: &str,
     proxy: crate::proxy_protocol::ProxyArgs,
+    tls: Option<&TlsServerConfig>,
 ) -> netloop::Result<Server> {
     // With --proxy-protocol, `remote_address` is the client the header
     // names: the CONNECTED line shows it.
-    let server =
-        net::create_server_with(proxy.apply(ServerOptions::default()), |_, sock: &Socket| {
-            let addr = display_ip(sock);
-            let port = sock.remote_port().unwrap_or(0);
-            println!("CONNECTED: {addr}:{port}");
-            sock.on(Socket::DATA, move |s, data| {
-                let text = String::from_utf8_lossy(data);
-                println!("DATA {}: {text}", display_ip(s));
-                s.write(format!("You said \"{text}\""));
-            });
-            sock.on(Socket::ERROR, |s, err| {
-                eprintln!("ERROR {}: {err}", display_ip(s));
-            });
-            sock.on(Socket::CLOSE, |s, _| {
-                println!("CLOSED: {} {}", display_ip(s), s.remote_port().unwrap_or(0));
-            });
+    let opts = proxy.apply(ServerOptions::default());
+    let server = crate::tls_args::create_server(tls, opts, false, |sock: &Socket| {
+        let addr = display_ip(sock);
+        let port = sock.remote_port().unwrap_or(0);
+        println!("CONNECTED: {addr}:{port}");
+        sock.on(Socket::DATA, move |s, data| {
+            let text = String::from_utf8_lossy(data);
+            println!("DATA {}: {text}", display_ip(s));
+            s.write(format!("You said \"{text}\""));
         });
+        sock.on(Socket::ERROR, |s, err| {
+            eprintln!("ERROR {}: {err}", display_ip(s));
+        });
+        sock.on(Socket::CLOSE, |s, _| {
+            println!("CLOSED: {} {}", display_ip(s), s.remote_port().unwrap_or(0));
+        });
+    });
     proxy.report_client_errors(&server, false);
     server.listen(port, host)?;
     Ok(server)

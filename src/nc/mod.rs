@@ -1,7 +1,8 @@
 //! `netloop nc`: a small netcat, with the options OpenBSD's `nc(1)` and
 //! nmap's `ncat` share. It connects (or listens, `-l`) and copies stdin to
 //! the socket and the socket to stdout (`session.rs`), or only checks which
-//! ports accept a connection (`-z`, `scan.rs`).
+//! ports accept a connection (`-z`, `scan.rs`). With ncat's `--ssl` it
+//! does both over TLS (the options are in `tls_args.rs`).
 //!
 //! Exit status, as netcat's: 0 when the connection ran to its end (an idle
 //! timeout, `-w`, is an end too, as in OpenBSD's nc), 1 when connecting or
@@ -18,7 +19,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use netloop::net::{self, ConnectOptions, Socket};
+use netloop::tls::TlsServerConfig;
 use netloop::{Error, ErrorCode};
+
+use crate::tls_args::NcSslArgs;
 
 const AFTER_HELP: &str = "\
 Forms:
@@ -28,6 +32,8 @@ Forms:
   netloop nc -lk PORT              serve connections one after another
   netloop nc -z [-v] HOST PORT[-PORT]   which ports accept a connection (exit 0 if any)
   netloop nc -U PATH / -lU PATH    connect to / listen on a Unix socket
+  netloop nc --ssl [--ssl-verify] [--ssl-trustfile CA] HOST PORT   connect with TLS
+  netloop nc -l --ssl --ssl-cert CERT --ssl-key KEY PORT           listen with TLS
 
 At stdin's end nc half-closes the connection (sends FIN) and exits once the
 peer closes its side; -q SECS quits SECS after stdin's end has been sent
@@ -39,6 +45,15 @@ both directions (exit 0, as OpenBSD's nc); a listener waits for its
 connection however long it takes. -lU fails when PATH exists, as netcat:
 remove a stale socket file yourself; nc removes its own when it stops
 listening.
+
+TLS, as ncat: any --ssl-* option implies --ssl. A client does not check
+the server's certificate unless --ssl-verify or --ssl-trustfile is given
+(then it fails on an untrusted certificate or a wrong name, in Node's
+words); --ssl-cert/--ssl-key there are a client certificate. A listener
+needs --ssl-cert and --ssl-key (ncat would make a throwaway certificate;
+netloop tls-cert writes a pair); a client whose handshake fails is
+reported on stderr and the listener goes on. Not over Unix sockets, nor
+with -z.
 
 Exit status: 0 on success, 1 when connecting, listening or the connection
 failed (or timed out), 2 on a usage error. UDP (-u) is not supported.";
@@ -86,6 +101,8 @@ pub struct Args {
     /// HOST PORT, or PORT alone with -l, or PATH with -U.
     #[arg(value_name = "HOST PORT", num_args = 0..=2)]
     operands: Vec<String>,
+    #[command(flatten)]
+    ssl: NcSslArgs,
 }
 
 /// Where to connect or listen.
@@ -115,6 +132,10 @@ struct Options {
     quit_after: Option<Duration>,
     /// `-p` without `-l`: the local port to connect from.
     local_port: Option<u16>,
+    /// `--ssl` and the like, for connecting.
+    ssl: Option<NcSslArgs>,
+    /// `--ssl` with `-l`: the listener's TLS settings.
+    tls_server: Option<TlsServerConfig>,
 }
 
 /// Print a usage error and exit 2, in clap's format, like the errors clap
@@ -159,6 +180,18 @@ impl Args {
         if self.scan && self.listen {
             usage_error("-z cannot be used with -l");
         }
+        if self.ssl.enabled() {
+            // ncat refuses these too.
+            if self.unix {
+                usage_error("--ssl is not supported with Unix sockets (-U)");
+            }
+            if self.scan {
+                usage_error("--ssl cannot be used with -z");
+            }
+            if let Some(problem) = self.ssl.listen_problem().filter(|_| self.listen) {
+                usage_error(problem);
+            }
+        }
         let ops: Vec<&str> = self.operands.iter().map(String::as_str).collect();
         if self.unix {
             return match ops.as_slice() {
@@ -195,14 +228,24 @@ impl Args {
         }
     }
 
-    fn options(&self) -> Options {
-        Options {
+    /// # Errors
+    ///
+    /// A listener's certificate or key cannot be read or loaded.
+    fn options(&self) -> netloop::Result<Options> {
+        let ssl = self.ssl.enabled();
+        Ok(Options {
             verbose: self.verbose,
             keep_listening: self.keep_listening,
             wait: self.wait.map(Duration::from_secs),
             quit_after: self.quit_after.map(Duration::from_secs),
             local_port: self.port.filter(|_| !self.listen),
-        }
+            ssl: (ssl && !self.listen).then(|| self.ssl.clone()),
+            tls_server: if ssl && self.listen {
+                Some(self.ssl.server_config()?)
+            } else {
+                None
+            },
+        })
     }
 }
 
@@ -211,12 +254,21 @@ impl Args {
 fn connect(target: &Target, opts: &Options) -> netloop::Result<Socket> {
     let sock = match target {
         Target::Unix(path) => net::connect_path(path)?,
-        Target::Tcp { host, port } => net::connect_with(ConnectOptions {
-            port: *port,
-            host: Some(host.clone()),
-            local_port: opts.local_port,
-            ..ConnectOptions::default()
-        })?,
+        Target::Tcp { host, port } => {
+            let net_opts = ConnectOptions {
+                port: *port,
+                host: Some(host.clone()),
+                local_port: opts.local_port,
+                ..ConnectOptions::default()
+            };
+            match &opts.ssl {
+                // The TLS socket is a socket: the session copies
+                // plaintext, and writes made before the handshake is
+                // done wait for it.
+                Some(ssl) => ssl.connect(host, *port, net_opts)?,
+                None => net::connect_with(net_opts)?,
+            }
+        }
     };
     if opts.verbose {
         let what = match target {
@@ -250,7 +302,13 @@ fn connect(target: &Target, opts: &Options) -> netloop::Result<Socket> {
 
 pub fn run(args: Args) -> ExitCode {
     let mut targets = args.targets();
-    let opts = args.options();
+    let opts = match args.options() {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = if args.scan {
         scan::run(targets, opts)
     } else {

@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::rc::Rc;
 
-use netloop::net::{self, Server, Socket};
+use netloop::net::{self, Server, ServerOptions, Socket};
+use netloop::tls::TlsServer;
 use netloop::{timers, Error};
 
 use super::{Options, Target};
@@ -90,7 +91,13 @@ fn spawn_stdin(input: netloop::Sender<Input>) {
 
 impl Session {
     fn fail(&self, err: &Error) {
-        eprintln!("{err}");
+        if self.opts.ssl.is_some() || self.opts.tls_server.is_some() {
+            // A TLS error's message seldom says its code
+            // (`DEPTH_ZERO_SELF_SIGNED_CERT`): Node's `Error [CODE]: ...`.
+            eprintln!("{}", crate::tls_args::with_code(err));
+        } else {
+            eprintln!("{err}");
+        }
         self.failed.set(true);
     }
 
@@ -104,7 +111,7 @@ impl Session {
 
     fn listen(self: &Rc<Self>, target: &Target) -> netloop::Result<()> {
         let me = Rc::clone(self);
-        let server = net::create_server(move |server, sock: &Socket| {
+        let on_connection = move |server: &Server, sock: &Socket| {
             if me.opts.verbose {
                 let peer = match (sock.remote_address(), sock.remote_port()) {
                     (Some(ip), Some(port)) => format!("{ip} {port}"),
@@ -129,7 +136,28 @@ impl Session {
             } else {
                 me.make_current(sock.clone());
             }
-        });
+        };
+        let server = match &self.opts.tls_server {
+            None => net::create_server(on_connection),
+            // With --ssl a connection is the listener's once its
+            // handshake is done; a client whose handshake fails is
+            // reported and the listener goes on (ncat's "Failed SSL
+            // connection"), even without -k.
+            Some(config) => {
+                let tls = TlsServer::from_config(config, ServerOptions::default());
+                tls.on(TlsServer::SECURE_CONNECTION, move |s, sock| {
+                    on_connection(s.server(), sock)
+                });
+                tls.on(TlsServer::TLS_CLIENT_ERROR, |_, e| {
+                    let peer = match (e.socket.remote_address(), e.socket.remote_port()) {
+                        (Some(ip), Some(port)) => format!("{ip} {port}"),
+                        _ => "unknown".to_owned(),
+                    };
+                    eprintln!("Failed TLS connection from {peer}: {}", e.error);
+                });
+                tls.server().clone()
+            }
+        };
         let me = Rc::clone(self);
         server.on(Server::ERROR, move |_, err| me.fail(err));
         if self.opts.verbose {

@@ -450,3 +450,173 @@ fn netloop_tls_client_against_openssl_s_server() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Node's `tls` client, with no certificate, an untrusted one and a
+/// trusted one, against a netloop server that requires client
+/// certificates (`request_cert` with `reject_unauthorized`), over TLS 1.3
+/// and 1.2. The client script printed these same lines against Node 20's
+/// own `tls.createServer({ requestCert: true, ca })`, whose
+/// `tlsClientError`s were the same codes: without a certificate the
+/// server fails the handshake with an alert (certificate required in TLS
+/// 1.3, once the client has already seen `secureConnect`; handshake
+/// failure in 1.2), and an untrusted certificate completes the handshake
+/// and is closed at once, which the server reports as `ECONNRESET`
+/// (`socket hang up`) and a TLS 1.2 client sees as a handshake cut short.
+#[test]
+fn node_tls_client_certificates_refused_by_netloop_tls_server() {
+    const CLIENT: &str = r#"
+const tls = require('tls'), fs = require('fs');
+const r = f => fs.readFileSync(process.env.CERTS + '/' + f);
+const base = { port: +process.env.PORT, host: '127.0.0.1', ca: r('ca.pem'), servername: 'localhost' };
+setTimeout(() => { console.log('node timed out'); process.exit(2); }, 20000).unref();
+const trial = (name, opts) => new Promise(res => {
+  const c = tls.connect(Object.assign({}, base, opts));
+  const seen = [];
+  c.on('secureConnect', () => seen.push('secureConnect'));
+  c.on('data', d => seen.push('data ' + d));
+  c.on('error', e => seen.push('error ' + e.code));
+  c.on('close', h => { seen.push('close ' + h); console.log(name + ': ' + seen.join(', ')); res(); });
+});
+(async () => {
+  await trial('no cert TLSv1.3', {});
+  await trial('no cert TLSv1.2', { maxVersion: 'TLSv1.2' });
+  await trial('untrusted cert TLSv1.3', { key: r('rogue.key'), cert: r('rogue.pem') });
+  await trial('untrusted cert TLSv1.2', { key: r('rogue.key'), cert: r('rogue.pem'), maxVersion: 'TLSv1.2' });
+  await trial('trusted cert', { key: r('client.key'), cert: r('client.pem') });
+})();
+"#;
+    let _s = serial();
+    let server_log = netloop::run_returning(|| {
+        let _g = guard_secs("node client certificates", 30);
+        let log = Slot::new(Vec::<String>::new());
+        let opts = TlsServerOptions {
+            request_cert: true,
+            ca: Some(certs().0.ca.clone().into_bytes()),
+            ..server_opts()
+        };
+        // Five connections, each ends in one of the two events.
+        let outcome = |log: &Slot<Vec<String>>, server: &tls::TlsServer, line: String| {
+            log.update(|v| v.push(line));
+            if log.update(|v| v.len()) == 5 {
+                server.close();
+            }
+        };
+        let l = log.clone();
+        let server = tls::create_server(opts, move |server, sock: &TlsSocket| {
+            outcome(
+                &l,
+                server,
+                format!("secureConnection {}", sock.authorized()),
+            );
+            sock.end_with("welcome");
+        })?;
+        let l = log.clone();
+        server.on(tls::TlsServer::TLS_CLIENT_ERROR, move |server, e| {
+            let line = format!("tlsClientError {}: {}", e.error.code().as_str(), e.error);
+            outcome(&l, server, line);
+        });
+        server.listen(0, "127.0.0.1")?;
+        let port = server.address().expect("bound").port();
+        let child = node(CLIENT, port);
+        CHILD.with(|c| *c.borrow_mut() = Some(child));
+        Ok(log)
+    })
+    .expect("the loop ran");
+    let child = CHILD.with(|c| c.borrow_mut().take()).expect("the child");
+    assert_eq!(
+        output_of(child),
+        [
+            "no cert TLSv1.3: secureConnect, error ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, close false",
+            "no cert TLSv1.2: error ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE, close true",
+            "untrusted cert TLSv1.3: secureConnect, close false",
+            "untrusted cert TLSv1.2: error ECONNRESET, close true",
+            "trusted cert: secureConnect, data welcome, close false",
+        ]
+    );
+    assert_eq!(
+        server_log,
+        [
+            "tlsClientError ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: peer did not return a certificate",
+            "tlsClientError ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: peer did not return a certificate",
+            "tlsClientError ECONNRESET: socket hang up",
+            "tlsClientError ECONNRESET: socket hang up",
+            "secureConnection true",
+        ]
+    );
+}
+
+/// Plain TCP clients that do not speak TLS (Node's `net`: an HTTP
+/// request, bytes that are no TLS record, and a client that connects and
+/// leaves) against a netloop TLS server: each is one clean
+/// `tlsClientError` with Node 20's code and words, checked against Node's
+/// own `tls.createServer` (`ERR_SSL_HTTP_REQUEST`,
+/// `ERR_SSL_WRONG_VERSION_NUMBER`, `ECONNRESET` `socket hang up`); the
+/// client reads nothing back, as from Node's server, only the close; and
+/// no descriptor is left open once the loop has ended.
+#[test]
+fn node_plain_clients_get_clean_tls_client_errors_and_leak_nothing() {
+    const CLIENT: &str = r#"
+const net = require('net');
+setTimeout(() => { console.log('node timed out'); process.exit(2); }, 20000).unref();
+const trial = (name, bytes) => new Promise(res => {
+  const c = net.connect(+process.env.PORT, '127.0.0.1', () => { if (bytes) c.write(bytes); else c.end(); });
+  let got = 0;
+  c.on('data', d => { got += d.length; });
+  c.on('error', e => console.log(name + ' error ' + e.code));
+  c.on('close', () => { console.log(name + ': read ' + got + ' bytes, closed'); res(); });
+});
+(async () => {
+  await trial('http', 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await trial('garbage', Buffer.from([0x9c, 0x01, 0xff, 0x33, 0x10, 0x42, 0x00, 0x07, 0x88, 0x99, 0xaa]));
+  await trial('text', 'hello, this is not TLS\n');
+  await trial('silent', null);
+})();
+"#;
+    let _s = serial();
+    // Before anything of this test opens: the certificates are files, read
+    // and closed; the child's pipes are closed once its output is read.
+    let _ = certs();
+    let before = util::fd_set();
+    let server_log = netloop::run_returning(|| {
+        let _g = guard_secs("node plain clients", 30);
+        let log = Slot::new(Vec::<String>::new());
+        let server = tls::create_server(server_opts(), |_, _| panic!("no secureConnection"))?;
+        let l = log.clone();
+        server.on(tls::TlsServer::TLS_CLIENT_ERROR, move |server, e| {
+            l.update(|v| v.push(format!("{}: {}", e.error.code().as_str(), e.error)));
+            if l.update(|v| v.len()) == 4 {
+                server.close();
+            }
+        });
+        server.listen(0, "127.0.0.1")?;
+        let port = server.address().expect("bound").port();
+        let child = node(CLIENT, port);
+        CHILD.with(|c| *c.borrow_mut() = Some(child));
+        Ok(log)
+    })
+    .expect("the loop ran");
+    let child = CHILD.with(|c| c.borrow_mut().take()).expect("the child");
+    assert_eq!(
+        output_of(child),
+        [
+            "http: read 0 bytes, closed",
+            "garbage: read 0 bytes, closed",
+            "text: read 0 bytes, closed",
+            "silent: read 0 bytes, closed",
+        ]
+    );
+    assert_eq!(
+        server_log,
+        [
+            "ERR_SSL_HTTP_REQUEST: http request",
+            "ERR_SSL_WRONG_VERSION_NUMBER: wrong version number",
+            "ERR_SSL_WRONG_VERSION_NUMBER: wrong version number",
+            "ECONNRESET: socket hang up",
+        ]
+    );
+    assert_eq!(
+        util::left_open(&before),
+        Vec::<String>::new(),
+        "descriptors left open by failed handshakes"
+    );
+}

@@ -106,8 +106,18 @@ fn system_roots() -> RootCertStore {
     store
 }
 
-/// A server's config and its certificate resolver.
-pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<(Arc<ServerConfig>, Arc<Resolver>)> {
+/// What a server's connections are made from: the rustls config, its
+/// certificate resolver (for `add_context`), and with `request_cert` the
+/// client certificate verifier (kept to check a resumed session's
+/// certificate again).
+pub(crate) struct ServerParts {
+    pub config: Arc<ServerConfig>,
+    pub resolver: Arc<Resolver>,
+    pub client_verifier: Option<Arc<ClientVerifier>>,
+}
+
+/// A server's config, from Node's options.
+pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<ServerParts> {
     let provider = provider::provider();
     let default = SecureContext::new(&opts.key, &opts.cert)?;
     let resolver = Arc::new(Resolver {
@@ -118,6 +128,7 @@ pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<(Arc<ServerConfig
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(versions(opts.min_version, opts.max_version)?)
         .map_err(config_error)?;
+    let mut client_verifier = None;
     let builder = if opts.request_cert {
         let inner = match &opts.ca {
             Some(pem) => Some(
@@ -131,11 +142,17 @@ pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<(Arc<ServerConfig
             ),
             None => None,
         };
-        builder.with_client_cert_verifier(Arc::new(ClientVerifier {
+        let verifier = Arc::new(ClientVerifier {
             inner,
+            trusted: match &opts.ca {
+                Some(pem) => cert::certs_from_pem(pem, "ca")?,
+                None => Vec::new(),
+            },
             provider: Arc::clone(&provider),
             mandatory: opts.reject_unauthorized,
-        }))
+        });
+        client_verifier = Some(Arc::clone(&verifier));
+        builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
     };
@@ -150,7 +167,11 @@ pub(crate) fn server_config(opts: &TlsServerOptions) -> Result<(Arc<ServerConfig
     if opts.session_tickets {
         config.ticketer = provider::ticketer().map_err(config_error)?;
     }
-    Ok((Arc::new(config), resolver))
+    Ok(ServerParts {
+        config: Arc::new(config),
+        resolver,
+        client_verifier,
+    })
 }
 
 /// What makes two client configs different: options of the same values
@@ -198,9 +219,9 @@ pub(crate) fn client_config(opts: &TlsConnectOptions) -> Result<Arc<ClientConfig
 
 fn build_client_config(opts: &TlsConnectOptions) -> Result<Arc<ClientConfig>> {
     let provider = provider::provider();
-    let store = match &opts.ca {
-        Some(pem) => roots(pem)?,
-        None => system_roots(),
+    let (store, trusted) = match &opts.ca {
+        Some(pem) => (roots(pem)?, cert::certs_from_pem(pem, "ca")?),
+        None => (system_roots(), Vec::new()),
     };
     let inner = if store.is_empty() {
         None
@@ -217,6 +238,7 @@ fn build_client_config(opts: &TlsConnectOptions) -> Result<Arc<ClientConfig>> {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ServerVerifier {
             inner,
+            trusted,
             provider: Arc::clone(&provider),
         }));
     let mut config = match (&opts.key, &opts.cert) {

@@ -248,6 +248,35 @@ fn alert_error(a: AlertDescription) -> Error {
     Error::new(ErrorCode::Custom(code), reason)
 }
 
+/// Make the alert rustls queued after a failed handshake the one OpenSSL
+/// (so Node) sends, so that peers see Node's error:
+///
+/// - none at all when the first bytes a server got were no TLS record (a
+///   plain HTTP request, text, noise): OpenSSL answers its first record's
+///   `http request` and `wrong version number` with no alert
+///   (`SSL_AD_NO_ALERT` in `ssl3_get_record`), so such a client reads
+///   nothing before the close, where rustls would send one;
+/// - `handshake_failure` for a TLS 1.2 client that sent no certificate to
+///   a server requiring one (RFC 5246 section 7.4.6, and OpenSSL's
+///   choice), where rustls sends TLS 1.3's `certificate_required` (Node's
+///   client would say `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED` over TLS
+///   1.2). At that point of a TLS 1.2 handshake alerts are not encrypted,
+///   so the record is rewritten only when it is exactly that plaintext
+///   alert.
+pub(crate) fn alert_as_openssl(err: &Error, first_flight: bool, tls12: bool, out: &mut Vec<u8>) {
+    const CERTIFICATE_REQUIRED_TLS12: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 116];
+    const HANDSHAKE_FAILURE: u8 = 40;
+    match err.code().as_str() {
+        "ERR_SSL_HTTP_REQUEST" | "ERR_SSL_WRONG_VERSION_NUMBER" if first_flight => out.clear(),
+        "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE"
+            if tls12 && out[..] == CERTIFICATE_REQUIRED_TLS12 =>
+        {
+            out[6] = HANDSHAKE_FAILURE;
+        }
+        _ => {}
+    }
+}
+
 /// The client's error when the connection ends before the handshake
 /// (Node's `ERR_SOCKET_CLOSED`-less `ECONNRESET` from `onSocketClose`).
 pub(crate) fn client_disconnected() -> Error {

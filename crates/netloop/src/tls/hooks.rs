@@ -169,7 +169,44 @@ impl ClientSessionStore for SessionHook {
 pub(crate) struct ServerVerifier {
     /// `None` when there is no trusted root at all: every chain fails.
     pub inner: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    /// The certificates of `ca`, as given (see [`self_signed_leaf`]).
+    pub trusted: Vec<CertificateDer<'static>>,
     pub provider: Arc<CryptoProvider>,
+}
+
+/// webpki refuses a leaf whose basic constraints say it is a CA
+/// (`CaUsedAsEndEntity`), and that is what `openssl req -x509` makes by
+/// default: the everyday self-signed certificate. OpenSSL (so Node)
+/// takes such a certificate when it is itself in the trust store, and
+/// otherwise calls it `DEPTH_ZERO_SELF_SIGNED_CERT`. For a self-issued
+/// leaf refused that way: `Ok` when the very certificate is trusted
+/// (webpki checked its validity period before its constraints; the
+/// caller checks the name), an unknown issuer otherwise, which Node's
+/// words for a lone self-signed certificate come from. Other chains keep
+/// webpki's verdict.
+fn self_signed_leaf(
+    res: Result<(), rustls::Error>,
+    end_entity: &CertificateDer<'_>,
+    trusted: &[CertificateDer<'static>],
+) -> Result<(), rustls::Error> {
+    match res {
+        // rustls passes webpki's error on as `Other`, whose type is
+        // webpki's own: its name is what can be matched without
+        // depending on webpki.
+        Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)))
+            if format!("{other:?}").contains("CaUsedAsEndEntity")
+                && super::cert::is_self_issued(end_entity) =>
+        {
+            if trusted.iter().any(|t| t.as_ref() == end_entity.as_ref()) {
+                Ok(())
+            } else {
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer,
+                ))
+            }
+        }
+        other => other,
+    }
 }
 
 impl ServerCertVerifier for ServerVerifier {
@@ -189,6 +226,16 @@ impl ServerCertVerifier for ServerVerifier {
                 rustls::CertificateError::UnknownIssuer,
             )),
         };
+        let trusted_as_is = res.is_err() && self.trusted.iter().any(|t| t == end_entity);
+        let res = self_signed_leaf(res, end_entity, &self.trusted).and_then(|()| {
+            if trusted_as_is {
+                // Trusted as it is: the name is still checked.
+                let leaf = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&leaf, server_name)
+            } else {
+                Ok(())
+            }
+        });
         with(|c| c.verify = Some(res));
         Ok(ServerCertVerified::assertion())
     }
@@ -238,8 +285,30 @@ impl ServerCertVerifier for ServerVerifier {
 #[derive(Debug)]
 pub(crate) struct ClientVerifier {
     pub inner: Option<Arc<dyn ClientCertVerifier>>,
+    /// The certificates of `ca`, as given (see [`self_signed_leaf`]).
+    pub trusted: Vec<CertificateDer<'static>>,
     pub provider: Arc<CryptoProvider>,
     pub mandatory: bool,
+}
+
+impl ClientVerifier {
+    /// Check a client's chain (leaf first) against the trusted issuers.
+    pub(crate) fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let res = match &self.inner {
+            Some(v) => v
+                .verify_client_cert(end_entity, intermediates, now)
+                .map(|_| ()),
+            None => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            )),
+        };
+        self_signed_leaf(res, end_entity, &self.trusted)
+    }
 }
 
 impl ClientCertVerifier for ClientVerifier {
@@ -264,14 +333,7 @@ impl ClientCertVerifier for ClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let res = match &self.inner {
-            Some(v) => v
-                .verify_client_cert(end_entity, intermediates, now)
-                .map(|_| ()),
-            None => Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            )),
-        };
+        let res = self.check(end_entity, intermediates, now);
         with(|c| c.verify = Some(res));
         Ok(ClientCertVerified::assertion())
     }

@@ -12,7 +12,7 @@ use std::io::{BufRead, Write};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{ServerName, UnixTime};
 use rustls::{
     ClientConfig, ClientConnection, Connection, HandshakeKind, ServerConfig, ServerConnection,
 };
@@ -35,7 +35,9 @@ pub(crate) enum Role {
         check_server_identity: Option<CheckServerIdentity>,
     },
     Server {
-        request_cert: bool,
+        /// With `request_cert`: the client certificate verifier, to check
+        /// a resumed session's certificate again.
+        client_verifier: Option<Arc<hooks::ClientVerifier>>,
     },
 }
 
@@ -63,6 +65,8 @@ pub(crate) struct TlsLayer {
     pub(crate) role: Role,
     pub(crate) reject_unauthorized: bool,
     secure: bool,
+    /// `settle` ran: `authorized` and `authorization_error` are final.
+    settled: bool,
     close_notify_sent: bool,
     /// The first bytes the peer sent, to name a plain HTTP request.
     first: [u8; 8],
@@ -114,14 +118,14 @@ impl TlsLayer {
     /// can for a config netloop built).
     pub(crate) fn server(
         config: Arc<ServerConfig>,
-        request_cert: bool,
+        client_verifier: Option<Arc<hooks::ClientVerifier>>,
         reject_unauthorized: bool,
     ) -> Result<TlsLayer, Error> {
         let conn = ServerConnection::new(config)
             .map_err(|e| Error::new(ErrorCode::ERR_INVALID_ARG_VALUE, e.to_string()))?;
         Ok(TlsLayer::with_conn(
             Connection::Server(conn),
-            Role::Server { request_cert },
+            Role::Server { client_verifier },
             reject_unauthorized,
             None,
         ))
@@ -142,6 +146,7 @@ impl TlsLayer {
             role,
             reject_unauthorized: reject,
             secure: false,
+            settled: false,
             close_notify_sent: false,
             first: [0; 8],
             first_len: 0,
@@ -161,6 +166,27 @@ impl TlsLayer {
 
     pub(crate) fn is_server(&self) -> bool {
         matches!(self.role, Role::Server { .. })
+    }
+
+    /// A server that asks clients for a certificate (`request_cert`).
+    pub(crate) fn requests_cert(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Server {
+                client_verifier: Some(_)
+            }
+        )
+    }
+
+    /// A server that requires a trusted client certificate and did not
+    /// get one: it closes the connection once the handshake completed
+    /// (Node's `onServerSocketSecure`). Settles first.
+    pub(crate) fn refuses_client(&mut self) -> bool {
+        if !self.is_server() {
+            return false;
+        }
+        self.settle();
+        self.requests_cert() && self.reject_unauthorized && self.authorization_error.is_some()
     }
 
     /// Take in ciphertext read from the stream; append the plaintext it
@@ -206,7 +232,12 @@ impl TlsLayer {
                 .absorb(capture.received);
         }
         // After an error rustls may have queued an alert for the peer.
+        let first_flight = self.is_server() && self.wire_written == 0;
+        let tls12 = self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_2);
         fed.out = self.take_output();
+        if let Some(err) = &fed.error {
+            errors::alert_as_openssl(err, first_flight, tls12, &mut fed.out);
+        }
         if fed.error.is_none() && !self.secure && !self.conn.is_handshaking() {
             self.secure = true;
             fed.secure_now = true;
@@ -282,6 +313,9 @@ impl TlsLayer {
     /// completed. Returns the name check left to a user's
     /// `check_server_identity`: the host and the leaf certificate.
     pub(crate) fn settle(&mut self) -> Option<(CheckServerIdentity, String, PeerCertificate)> {
+        if std::mem::replace(&mut self.settled, true) {
+            return None;
+        }
         let verify = self.verify.take();
         let chain: Vec<_> = self
             .conn
@@ -332,25 +366,37 @@ impl TlsLayer {
                 }
                 None
             }
-            Role::Server { request_cert } => {
-                if *request_cert {
-                    match verify {
-                        Some(Ok(())) => self.authorized = true,
-                        Some(Err(e)) => {
-                            self.authorization_error = Some(errors::verify_error(&e, &chain, ""));
-                        }
-                        None => {
-                            // Node (OpenSSL) with requestCert and no
-                            // client certificate: `UNABLE_TO_GET_ISSUER_CERT`.
-                            self.authorization_error = Some(Error::new(
-                                ErrorCode::Custom("UNABLE_TO_GET_ISSUER_CERT"),
-                                "unable to get issuer certificate",
-                            ));
-                        }
+            Role::Server {
+                client_verifier: Some(verifier),
+            } => {
+                // A resumed session was not verified by this handshake:
+                // check the certificate it carries again, as OpenSSL
+                // keeps the first handshake's verdict in the session.
+                let verify = match verify {
+                    None if self.conn.handshake_kind() == Some(HandshakeKind::Resumed) => chain
+                        .split_first()
+                        .map(|(leaf, rest)| verifier.check(leaf, rest, UnixTime::now())),
+                    v => v,
+                };
+                match verify {
+                    Some(Ok(())) => self.authorized = true,
+                    Some(Err(e)) => {
+                        self.authorization_error = Some(errors::verify_error(&e, &chain, ""));
+                    }
+                    None => {
+                        // Node (OpenSSL) with requestCert and no
+                        // client certificate: `UNABLE_TO_GET_ISSUER_CERT`.
+                        self.authorization_error = Some(Error::new(
+                            ErrorCode::Custom("UNABLE_TO_GET_ISSUER_CERT"),
+                            "unable to get issuer certificate",
+                        ));
                     }
                 }
                 None
             }
+            Role::Server {
+                client_verifier: None,
+            } => None,
         }
     }
 

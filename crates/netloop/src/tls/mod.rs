@@ -19,6 +19,7 @@
 //! | `new tls.TLSSocket(socket, options)` (STARTTLS) | [`connect`] with [`TlsConnectOptions::socket`], [`TlsServer::upgrade`] |
 //! | `tls.createSecureContext({ key, cert })` | [`SecureContext::new`] |
 //! | `server.addContext(hostname, context)`, `SNICallback` | [`TlsServer::add_context`], [`TlsServerOptions::sni_callback`] |
+//! | cluster workers with the same `ticketKeys` | one [`TlsServerConfig`] for every worker, [`TlsServer::from_config`] |
 //!
 //! ```
 //! use netloop::tls::{self, TlsConnectOptions, TlsServerOptions, TlsSocket};
@@ -109,7 +110,7 @@ use rustls::pki_types::ServerName;
 pub use cert::PeerCertificate;
 pub use layer::CheckServerIdentity;
 pub use options::{SecureContext, SniCallback, TlsConnectOptions, TlsServerOptions, TlsVersion};
-pub use server::{TlsClientError, TlsKeylog, TlsServer};
+pub use server::{TlsClientError, TlsKeylog, TlsServer, TlsServerConfig};
 pub use session::TlsSession;
 pub use socket::TlsSocket;
 
@@ -261,7 +262,7 @@ pub mod fuzzing {
         /// As [`TlsServer::new`](super::TlsServer::new).
         pub fn new(opts: &TlsServerOptions) -> Result<ServerFeeder> {
             Ok(ServerFeeder {
-                config: config::server_config(opts)?.0,
+                config: config::server_config(opts)?.config,
             })
         }
 
@@ -274,7 +275,7 @@ pub mod fuzzing {
         ///
         /// The connection's error, as the socket would report it.
         pub fn feed<'a>(&self, chunks: impl IntoIterator<Item = &'a [u8]>) -> Result<usize> {
-            let mut layer = TlsLayer::server(Arc::clone(&self.config), false, false)?;
+            let mut layer = TlsLayer::server(Arc::clone(&self.config), None, false)?;
             let mut plain = Vec::new();
             for chunk in chunks {
                 let fed = layer.feed(chunk, &mut plain, true);

@@ -44,3 +44,4 @@ mod port_gaps;
 mod proxy_protocol;
 mod std_interop;
 mod tls;
+mod tls_server;

@@ -1,6 +1,7 @@
 //! Certificates made at test time with rcgen (none are committed): a CA,
 //! leaves signed by it, a client certificate, an expired leaf, a
-//! self-signed leaf and a client certificate from a CA nobody trusts.
+//! self-signed leaf (also as `openssl req -x509` makes one, marked as a
+//! CA) and a client certificate from a CA nobody trusts.
 //! `write_to` puts them in a directory as PEM files for `node` and
 //! `openssl`.
 #![allow(dead_code)]
@@ -34,6 +35,9 @@ pub struct Certs {
     pub expired: Pair,
     /// `localhost`, self-signed.
     pub self_signed: Pair,
+    /// `localhost`, self-signed with the basic constraints `CA:TRUE`, as
+    /// `openssl req -x509` makes a certificate by default.
+    pub self_signed_ca: Pair,
     /// A client certificate signed by a CA nobody trusts.
     pub rogue_client: Pair,
 }
@@ -49,6 +53,22 @@ fn ca(cn: &str) -> (CertificateParams, KeyPair, String) {
     params.distinguished_name = dn;
     let cert = params.self_signed(&key).expect("a CA certificate");
     (params, key, cert.pem())
+}
+
+/// `localhost` and `127.0.0.1`, self-signed, marked as a CA.
+fn self_signed_ca() -> Pair {
+    let key = KeyPair::generate().expect("a key");
+    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "localhost");
+    params.distinguished_name = dn;
+    let cert = params.self_signed(&key).expect("a self-signed certificate");
+    Pair {
+        key: key.serialize_pem(),
+        cert: cert.pem(),
+    }
 }
 
 fn leaf(
@@ -110,6 +130,7 @@ impl Certs {
                 true,
             ),
             self_signed: leaf(&["localhost", "127.0.0.1"], "localhost", None, false, false),
+            self_signed_ca: self_signed_ca(),
             rogue_client: leaf(
                 &[],
                 "rogue client",
@@ -132,6 +153,7 @@ impl Certs {
             ("client", &self.client),
             ("expired", &self.expired),
             ("self", &self.self_signed),
+            ("selfca", &self.self_signed_ca),
             ("rogue", &self.rogue_client),
         ] {
             w(&format!("{name}.key"), &p.key);

@@ -24,7 +24,9 @@
 //! - **The handshake's end.** The layer settles `authorized()`; a client
 //!   that rejects the unauthorized fails with the verification error
 //!   (Node's `onConnectSecure`), a server that requires client
-//!   certificates closes the connection (`onServerSocketSecure`).
+//!   certificates and got none it trusts closes the connection without
+//!   sending its last flight (`onServerSocketSecure`) and reports it as
+//!   a failed handshake, `socket hang up`, as Node's server does.
 //!   Otherwise the socket emits [`SECURE`], on which the TLS client emits
 //!   `secureConnect` and the TLS server `secureConnection`; then held
 //!   writes and a held `end()` go out.
@@ -106,13 +108,18 @@ impl SocketInner {
             }
             // Bytes read and not delivered yet belong to the TLS stream:
             // a STARTTLS client may send its ClientHello right behind the
-            // command that asked for it.
+            // command that asked for it, and a client behind a proxy sends
+            // it right behind the PROXY header. They were counted in
+            // `bytes_read` as they came; they are ciphertext, and
+            // `bytes_read` counts the plaintext they will carry.
             let buffered = if open {
                 st.cold.as_mut().map(|c| std::mem::take(&mut c.read_buf))
             } else {
                 None
-            };
-            (open, buffered.unwrap_or_default())
+            }
+            .unwrap_or_default();
+            st.bytes_read = st.bytes_read.saturating_sub(buffered.len() as u64);
+            (open, buffered)
         };
         if !open {
             // The handshake starts once connected (`on_connected`).
@@ -223,7 +230,18 @@ impl SocketInner {
             }
         };
         let done = |inner: &SocketInner| inner.st.borrow().destroyed();
-        if !fed.out.is_empty() && !self.tls_write_wire(fed.out) {
+        // A server that refuses the client's certificate closes the
+        // connection without its last flight (Node's `onServerSocketSecure`
+        // destroys the socket before OpenSSL's Finished or tickets leave):
+        // a TLS 1.2 client sees its handshake fail.
+        let refused = fed.secure_now
+            && fed.error.is_none()
+            && self
+                .st
+                .borrow_mut()
+                .tls_mut()
+                .is_some_and(|t| t.refuses_client());
+        if !refused && !fed.out.is_empty() && !self.tls_write_wire(fed.out) {
             return put_plain(plain);
         }
         if let Some(socket) = self.socket() {
@@ -234,6 +252,10 @@ impl SocketInner {
         if let Some(err) = fed.error {
             put_plain(plain);
             return self.tls_fail(err);
+        }
+        if refused {
+            put_plain(plain);
+            return self.tls_refuse_client();
         }
         if fed.secure_now {
             self.tls_secure();
@@ -315,6 +337,23 @@ impl SocketInner {
         self.destroy(None);
     }
 
+    /// The server refused the client's certificate: the connection closes,
+    /// and the server reports it as Node's does (`tlsClientError`
+    /// `ECONNRESET` `socket hang up`, from its `onSocketClose`: the socket
+    /// closed before control passed to the user). No `secureConnection`.
+    fn tls_refuse_client(&self) {
+        let err = self
+            .st
+            .borrow()
+            .tls()
+            .and_then(|t| t.authorization_error.clone());
+        tracing::debug!(target: "netloop::tls", error = ?err, "client certificate refused");
+        if let Some(socket) = self.socket() {
+            socket.emit(TLS_HANDSHAKE_ERROR, &errors::hang_up());
+        }
+        self.destroy(None);
+    }
+
     /// The handshake completed: settle authorization, then `secure`, then
     /// the writes held meanwhile.
     fn tls_secure(&self) {
@@ -325,28 +364,21 @@ impl SocketInner {
                 t.identity_checked(res);
             }
         }
-        let (server, reject, request_cert, auth_err) = {
+        let (server, reject, auth_err) = {
             let st = self.st.borrow();
             let Some(t) = st.tls() else { return };
-            let request_cert = matches!(
-                t.role,
-                crate::tls::layer::Role::Server { request_cert: true }
-            );
             (
                 t.is_server(),
                 t.reject_unauthorized,
-                request_cert,
                 t.authorization_error.clone(),
             )
         };
         tracing::debug!(target: "netloop::tls", server, authorized = auth_err.is_none(), "secure");
-        if let Some(err) = auth_err.filter(|_| reject) {
-            if !server {
-                return self.destroy(Some(err));
-            }
-            if request_cert {
-                return self.destroy(None);
-            }
+        // A server's refusal was acted on before (`tls_refuse_client`); a
+        // client that rejects the unauthorized fails with the reason
+        // (Node's `onConnectSecure`).
+        if let Some(err) = auth_err.filter(|_| reject && !server) {
+            return self.destroy(Some(err));
         }
         let Some(socket) = self.socket() else { return };
         socket.emit(SECURE, &());
