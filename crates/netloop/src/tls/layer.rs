@@ -65,6 +65,10 @@ pub(crate) struct TlsLayer {
     pub(crate) role: Role,
     pub(crate) reject_unauthorized: bool,
     secure: bool,
+    /// The socket emitted `secure`: the user holds it now (Node's
+    /// `_controlReleased`, set at `secureConnection` on a server). Until
+    /// then a server socket's failures are the server's `tlsClientError`.
+    pub(crate) released: bool,
     /// `settle` ran: `authorized` and `authorization_error` are final.
     settled: bool,
     close_notify_sent: bool,
@@ -146,6 +150,7 @@ impl TlsLayer {
             role,
             reject_unauthorized: reject,
             secure: false,
+            released: false,
             settled: false,
             close_notify_sent: false,
             first: [0; 8],

@@ -704,3 +704,52 @@ fn tls12_and_keylog_lines() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].starts_with("CLIENT_RANDOM ") && lines[0].ends_with('\n'));
 }
+
+/// A client that resets right after its side of the handshake: its
+/// Finished and its RST reach the server together, so the server's
+/// handshake completes and its session tickets meet a reset connection.
+/// Nobody listens on the server's socket before `secureConnection`
+/// (Node's `_controlReleased`), so the failure is the server's
+/// `tlsClientError`, never an `error` with no listener that would end
+/// `run`: a remote must not be able to stop a TLS server.
+#[test]
+fn tls_client_reset_right_after_its_handshake_is_a_client_error() {
+    let log = Log::new();
+    let l = log.clone();
+    netloop::run(move || {
+        let _g = guard("tls reset after handshake");
+        let ls = l.clone();
+        let server = tls::create_server(server_opts(&certs().localhost), move |s, sock| {
+            // The reset may also come after control was released: then it
+            // is the socket's own error, and a listener is there.
+            let ls = ls.clone();
+            sock.on(Socket::ERROR, move |_, e| {
+                ls.push(format!("socket error {}", e.code().as_str()))
+            });
+            s.close();
+        })?;
+        let ls = l.clone();
+        server.on(TlsServer::TLS_CLIENT_ERROR, move |s, e| {
+            ls.push(format!("tlsClientError {}", e.error.code().as_str()));
+            s.close();
+        });
+        let port = listen(&server);
+        let c = tls::connect(client_opts(port))?;
+        c.on(TlsSocket::SECURE_CONNECT, |s, _| {
+            s.reset_and_destroy();
+        });
+        let lc = l.clone();
+        c.on(Socket::CLOSE, move |_, h| {
+            lc.push(format!("client close {h}"))
+        });
+        Ok(())
+    })
+    .expect("a client's reset never ends the server's loop");
+    let entries = log.entries();
+    assert_eq!(entries[0], "client close false", "{entries:?}");
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(
+        entries[1] == "tlsClientError ECONNRESET" || entries[1] == "socket error ECONNRESET",
+        "{entries:?}"
+    );
+}

@@ -160,6 +160,19 @@ impl SocketInner {
     /// Node's `destroy` / `_destroy`: close the fd now, fail pending
     /// writes, `error` on the next tick, `close` in the close phase.
     pub(super) fn destroy(&self, err: Option<Error>) {
+        if let Some(err) = err {
+            // Every path that fails a TLS server socket before the user
+            // holds it (a read, a write, the handshake) ends here.
+            if self.tls_unreleased_server() && !self.st.borrow().destroyed() {
+                return self.tls_client_error(err);
+            }
+            return self.destroy_now(Some(err));
+        }
+        self.destroy_now(None)
+    }
+
+    /// `destroy`, once a TLS server's early failures were routed away.
+    fn destroy_now(&self, err: Option<Error>) {
         // A PROXY header no longer awaited (cancelled outside the borrow:
         // a timer's drop may touch the loop).
         let header_timer = self

@@ -320,16 +320,32 @@ impl SocketInner {
         }
     }
 
-    /// The handshake or the connection failed.
-    fn tls_fail(&self, err: Error) {
-        let server_handshake = self
-            .st
+    /// A server socket the user does not hold yet: no `secureConnection`
+    /// was emitted for it (Node's `!_controlReleased`). That lasts past
+    /// the handshake's end by the session tickets the server writes then.
+    pub(super) fn tls_unreleased_server(&self) -> bool {
+        self.st
             .borrow()
             .tls()
-            .is_some_and(|t| t.is_server() && t.handshaking());
-        if !server_handshake {
+            .is_some_and(|t| t.is_server() && !t.released)
+    }
+
+    /// The handshake or the connection failed.
+    fn tls_fail(&self, err: Error) {
+        if !self.tls_unreleased_server() {
             return self.destroy(Some(err));
         }
+        self.tls_client_error(err);
+    }
+
+    /// A server socket failed before the user held it: nobody can listen
+    /// for its `error`, so the server reports it (`tlsClientError`, Node's
+    /// `tlsConnectionListener` routing `_tlsError` while control is not
+    /// released) and the socket is destroyed without one. A reset that
+    /// meets the session tickets the server writes right after the
+    /// handshake lands here, not in an unhandled `error` that would end
+    /// `run`.
+    pub(super) fn tls_client_error(&self, err: Error) {
         tracing::debug!(target: "netloop::tls", error = %err, "tlsClientError");
         if let Some(socket) = self.socket() {
             socket.emit(TLS_HANDSHAKE_ERROR, &err);
@@ -381,6 +397,9 @@ impl SocketInner {
             return self.destroy(Some(err));
         }
         let Some(socket) = self.socket() else { return };
+        if let Some(t) = self.st.borrow_mut().tls_mut() {
+            t.released = true;
+        }
         socket.emit(SECURE, &());
         if self.st.borrow().destroyed() {
             return;
