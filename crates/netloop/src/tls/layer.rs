@@ -239,7 +239,25 @@ impl TlsLayer {
         // After an error rustls may have queued an alert for the peer.
         let first_flight = self.is_server() && self.wire_written == 0;
         let tls12 = self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_2);
-        fed.out = self.take_output();
+        // Once the handshake is done, what rustls queued (a server's
+        // session tickets, a client's Finished, a key update) stays in
+        // rustls: the socket writes it together with whatever the data
+        // listeners answer in this same read, or on its own right after
+        // (`SocketInner::tls_on_read`). Written apart, a small reply
+        // waits behind the tickets for the peer's delayed ACK (Nagle):
+        // 40 ms per request-response connection. rustls's buffer keeps
+        // the records in sequence either way.
+        // Only after the handshake: the handshake's own messages (a
+        // client's Finished, a TLS 1.2 server's last flight) leave before
+        // `secure`, as OpenSSL's do, so a listener that destroys the
+        // socket there does not fail the peer's handshake.
+        let tls13 = self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+        let hold = fed.error.is_none()
+            && !self.conn.is_handshaking()
+            && (self.secure || (self.is_server() && tls13));
+        if !hold {
+            fed.out = self.take_output();
+        }
         if let Some(err) = &fed.error {
             errors::alert_as_openssl(err, first_flight, tls12, &mut fed.out);
         }
@@ -492,7 +510,89 @@ impl TlsLayer {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use rustls::pki_types::ServerName;
+
     use super::TlsLayer;
+    use crate::tls::config::{client_config, server_config};
+    use crate::tls::{TlsConnectOptions, TlsServerOptions};
+
+    /// A client and a server layer over a self-signed certificate for
+    /// 127.0.0.1.
+    fn pair() -> (TlsLayer, TlsLayer) {
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("a certificate");
+        let server = server_config(&TlsServerOptions {
+            key: key.serialize_pem().into_bytes(),
+            cert: cert.pem().into_bytes(),
+            ..TlsServerOptions::default()
+        })
+        .expect("a server config");
+        let client = client_config(&TlsConnectOptions {
+            ca: Some(cert.pem().into_bytes()),
+            ..TlsConnectOptions::default()
+        })
+        .expect("a client config");
+        let name = ServerName::try_from("127.0.0.1").expect("an IP literal");
+        let c = TlsLayer::client(client, name, "127.0.0.1".into(), None, true, None)
+            .expect("a client layer");
+        let s = TlsLayer::server(Arc::clone(&server.config), None, false).expect("a server layer");
+        (c, s)
+    }
+
+    /// The server's session tickets, queued as its TLS 1.3 handshake
+    /// completes, wait for the reply to the request that came with the
+    /// client's Finished, and leave in one buffer with it: written apart,
+    /// the reply would wait behind them for the client's delayed ACK
+    /// (Nagle). The client's own Finished is never held.
+    #[test]
+    fn session_tickets_leave_with_the_first_reply() {
+        let (mut client, mut server) = pair();
+        let mut plain = Vec::new();
+        let hello = client.take_output();
+        let fed = server.feed(&hello, &mut plain, false);
+        assert!(
+            fed.error.is_none() && !fed.out.is_empty(),
+            "the server's flight"
+        );
+        let fed_c = client.feed(&fed.out, &mut plain, false);
+        assert!(fed_c.secure_now, "the client is done");
+        assert!(!fed_c.out.is_empty(), "the client's Finished is not held");
+        let mut wire = fed_c.out;
+        wire.extend(client.encrypt(b"ping").expect("records"));
+
+        let fed = server.feed(&wire, &mut plain, false);
+        assert!(fed.secure_now && fed.error.is_none());
+        assert_eq!(plain, b"ping");
+        assert!(fed.out.is_empty(), "the tickets wait for the reply");
+        let reply = server.encrypt(b"pong").expect("records");
+        let alone = {
+            let (mut c2, mut s2) = pair();
+            let mut p = Vec::new();
+            let f = s2.feed(&c2.take_output(), &mut p, false);
+            let f = c2.feed(&f.out, &mut p, false);
+            let mut w = f.out;
+            w.extend(c2.encrypt(b"ping").expect("records"));
+            s2.feed(&w, &mut p, false);
+            let _tickets = s2.take_output();
+            s2.encrypt(b"pong").expect("records").len()
+        };
+        assert!(reply.len() > alone, "tickets and reply in one buffer");
+
+        plain.clear();
+        let fed = client.feed(&reply, &mut plain, false);
+        assert!(fed.error.is_none());
+        assert_eq!(plain, b"pong", "the records arrive in sequence");
+        assert_eq!(
+            server.take_output(),
+            Vec::<u8>::new(),
+            "nothing left behind"
+        );
+    }
 
     /// What one TLS connection's layer costs inline (rustls's buffers come
     /// on top, allocated as records pass); the idle-memory target is a

@@ -214,8 +214,17 @@ impl SocketInner {
         }
     }
 
-    /// Ciphertext came off the wire.
+    /// Ciphertext came off the wire. What the TLS layer held back for
+    /// this read (see `TlsLayer::feed`) leaves with the first write a
+    /// listener makes, or here once they all ran.
     pub(super) fn tls_on_read(&self, chunk: &[u8]) {
+        self.tls_on_read_records(chunk);
+        if !self.st.borrow().destroyed() {
+            self.tls_send_output();
+        }
+    }
+
+    fn tls_on_read_records(&self, chunk: &[u8]) {
         let keylog = self.listeners.count(TlsSocket::KEYLOG.name()) > 0;
         let mut plain = take_plain();
         let fed = {
