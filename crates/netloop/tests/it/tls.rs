@@ -15,12 +15,14 @@ use netloop::{ErrorCode, Slot};
 use crate::certs::{Certs, Pair};
 use crate::util::{assert_error, guard, pattern, Log};
 
-fn certs() -> &'static Certs {
+/// The certificates every TLS test shares (made once per run).
+pub(crate) fn certs() -> &'static Certs {
     static CERTS: OnceLock<Certs> = OnceLock::new();
     CERTS.get_or_init(Certs::new)
 }
 
-fn server_opts(pair: &Pair) -> TlsServerOptions {
+/// A server with `pair`'s key and certificate.
+pub(crate) fn server_opts(pair: &Pair) -> TlsServerOptions {
     TlsServerOptions {
         key: pair.key.clone().into_bytes(),
         cert: pair.cert.clone().into_bytes(),
@@ -28,7 +30,8 @@ fn server_opts(pair: &Pair) -> TlsServerOptions {
     }
 }
 
-fn client_opts(port: u16) -> TlsConnectOptions {
+/// A client of 127.0.0.1:`port` that trusts the test CA.
+pub(crate) fn client_opts(port: u16) -> TlsConnectOptions {
     TlsConnectOptions {
         port,
         host: Some("127.0.0.1".into()),
@@ -38,7 +41,7 @@ fn client_opts(port: u16) -> TlsConnectOptions {
 }
 
 /// Listen on 127.0.0.1:0; the port.
-fn listen(server: &TlsServer) -> u16 {
+pub(crate) fn listen(server: &TlsServer) -> u16 {
     server.listen(0, "127.0.0.1").expect("listen");
     server.address().expect("bound at once").port()
 }

@@ -6,7 +6,6 @@
 //! (Node as the peer: `tests/tls_interop.rs`.)
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
 use netloop::net::{ConnectOptions, ServerOptions, Socket};
 use netloop::proxy::{ProxyHeader, ProxyProtocol, ProxyVersion};
@@ -15,35 +14,8 @@ use netloop::tls::{
 };
 use netloop::Slot;
 
-use crate::certs::{Certs, Pair};
+use crate::tls::{certs, client_opts, listen, server_opts};
 use crate::util::{guard, pattern, Log};
-
-fn certs() -> &'static Certs {
-    static CERTS: OnceLock<Certs> = OnceLock::new();
-    CERTS.get_or_init(Certs::new)
-}
-
-fn server_opts(pair: &Pair) -> TlsServerOptions {
-    TlsServerOptions {
-        key: pair.key.clone().into_bytes(),
-        cert: pair.cert.clone().into_bytes(),
-        ..TlsServerOptions::default()
-    }
-}
-
-fn client_opts(port: u16) -> TlsConnectOptions {
-    TlsConnectOptions {
-        port,
-        host: Some("127.0.0.1".into()),
-        ca: Some(certs().ca.clone().into_bytes()),
-        ..TlsConnectOptions::default()
-    }
-}
-
-fn listen(server: &TlsServer) -> u16 {
-    server.listen(0, "127.0.0.1").expect("listen");
-    server.address().expect("bound at once").port()
-}
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("a socket address literal")
