@@ -276,7 +276,7 @@ impl Socket {
             // An IP literal skips the lookup; connect on the next tick so
             // listeners added after this call see every event.
             plan.addrs.push_back(ip);
-            inner.st.borrow_mut().cold().plan = Some(plan);
+            inner.st.borrow_mut().cold().plan = Some(Box::new(plan));
             let inner = Rc::clone(inner);
             self.lp().next_tick(move || {
                 if inner.st.borrow().connect_seq() == seq {
@@ -285,7 +285,7 @@ impl Socket {
             });
             return Ok(self);
         }
-        inner.st.borrow_mut().cold().plan = Some(plan);
+        inner.st.borrow_mut().cold().plan = Some(Box::new(plan));
         let family = opts.family;
         let me = Rc::clone(inner);
         let on_answer = move |res: Result<Vec<IpAddr>>| {

@@ -116,8 +116,10 @@ pub(super) struct State {
 /// held writes, encodings, timeouts, remembered options.
 #[derive(Default)]
 pub(super) struct Cold {
-    /// The connect in progress.
-    pub plan: Option<ConnectPlan>,
+    /// The connect in progress. Boxed: it lives for the connect only,
+    /// and inline it would make every socket that needs the cold part (a
+    /// TLS server socket, for its layer) carry its 192 bytes for good.
+    pub plan: Option<Box<ConnectPlan>>,
     /// Identifies the current connect so a stale lookup answer is ignored.
     pub connect_seq: u64,
     /// Node's `autoSelectFamilyAttemptedAddresses`: set when happy eyeballs
@@ -263,7 +265,7 @@ impl State {
 
     /// The connect plan, if a connect is in progress.
     pub fn plan(&mut self) -> Option<&mut ConnectPlan> {
-        self.cold.as_mut().and_then(|c| c.plan.as_mut())
+        self.cold.as_mut().and_then(|c| c.plan.as_deref_mut())
     }
 
     pub fn connect_seq(&self) -> u64 {
