@@ -96,6 +96,26 @@ pub(crate) const SERVER_CPU_UTIL: Field = field("server_cpu_util", "server CPU u
 pub(crate) const SERVER_CPU_US_PER_REQ: Field =
     with("server_cpu_us_per_req", "server CPU per request", "µs");
 
+// The server as a whole (every mode with --server-pid). The server CPU
+// fields count every thread of the server's process and of the processes
+// descended from it (Node's cluster workers).
+
+/// Processes in the server's tree (1, or a cluster's primary and workers).
+pub(crate) const SERVER_PROCESSES: Field = plain("server_processes", "server processes");
+/// What the acceptor is: "thread netloop-acceptor" (netloop's round-robin
+/// acceptor) or "primary process" (the tree's root, Node's cluster
+/// primary). Absent when the server has neither.
+pub(crate) const SERVER_ACCEPTOR: Field = text("server_acceptor", "server acceptor");
+/// The acceptor's CPU over the measured window, part of server_cpu_s.
+pub(crate) const SERVER_ACCEPTOR_CPU_S: Field =
+    with("server_acceptor_cpu_s", "server acceptor CPU", "s");
+/// server_acceptor_cpu_s / server_cpu_s.
+pub(crate) const SERVER_ACCEPTOR_SHARE: Field = field(
+    "server_acceptor_share",
+    "server acceptor's share of its CPU",
+    Unit::Percent,
+);
+
 // Stream.
 
 pub(crate) const BYTES: Field = with("bytes", "echoed", "B");
