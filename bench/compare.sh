@@ -146,7 +146,9 @@ fi
 NODE=$(command -v node || true)
 [ -n "$NODE" ] || UNAVAILABLE="$UNAVAILABLE node node-cluster-rr node-cluster-shared"
 BUN=""
-case " $SERVERS " in
+# Bun serves plain and TLS rows only: a cluster-only run does not look for it.
+any_plain() { for sc in $SCENARIOS; do cluster_scenario "$sc" || return 0; done; return 1; }
+any_plain && case " $SERVERS " in
   *" bun-"*)
     BUN=$(command -v bun || true)
     if [ -z "$BUN" ]; then
@@ -255,7 +257,7 @@ start_server() {
   fi
 }
 # The server's child processes (Node's cluster workers), by parent pid.
-children_of() { ps -o pid= --ppid "$1" 2>/dev/null | xargs; }
+children_of() { { ps -o pid= --ppid "$1" 2>/dev/null || true; } | xargs; }
 stop_server() {
   if [ -n "$SPID" ]; then
     local kids

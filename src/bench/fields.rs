@@ -109,6 +109,15 @@ pub(crate) const SERVER_ACCEPTOR: Field = text("server_acceptor", "server accept
 /// The acceptor's CPU over the measured window, part of server_cpu_s.
 pub(crate) const SERVER_ACCEPTOR_CPU_S: Field =
     with("server_acceptor_cpu_s", "server acceptor CPU", "s");
+/// The whole machine over the measured window, in CPUs (1.5 is one CPU
+/// and a half): busy (this run's server and generator and any other work
+/// on the machine), and stolen by the hypervisor (`/proc/stat`).
+pub(crate) const MACHINE_CPUS_BUSY: Field = with("machine_cpus_busy", "machine CPUs busy", "CPUs");
+pub(crate) const MACHINE_CPUS_STEAL: Field = with(
+    "machine_cpus_steal",
+    "machine CPUs stolen by the host",
+    "CPUs",
+);
 /// server_acceptor_cpu_s / server_cpu_s.
 pub(crate) const SERVER_ACCEPTOR_SHARE: Field = field(
     "server_acceptor_share",

@@ -619,6 +619,8 @@ pub(crate) struct Window {
     pub server_cpu: Option<procfs::ServerCpu>,
     /// Load-generator CPU microseconds over the window (this process).
     pub client_cpu_us: Option<f64>,
+    /// The whole machine's CPUs busy and stolen over the window, in CPUs.
+    pub machine_cpus: Option<(f64, f64)>,
 }
 
 /// Drive a timed run: wait for every worker to connect, warm up, measure,
@@ -657,6 +659,7 @@ pub(crate) fn timeline(cfg: &Config, shared: &Shared, what: &str) -> io::Result<
     let pid = args.server_pid;
     let cpu0 = pid.and_then(procfs::server_cpu);
     let self0 = procfs::cpu_us(std::process::id());
+    let machine0 = procfs::machine_cpu();
     let req0 = shared.requests.load(Ordering::Relaxed);
     let bytes0 = shared.bytes.load(Ordering::Relaxed);
     shared.measuring.store(true, Ordering::Release);
@@ -682,6 +685,7 @@ pub(crate) fn timeline(cfg: &Config, shared: &Shared, what: &str) -> io::Result<
     let bytes = shared.bytes.load(Ordering::Relaxed) - bytes0;
     let cpu1 = pid.and_then(procfs::server_cpu);
     let self1 = procfs::cpu_us(std::process::id());
+    let machine1 = procfs::machine_cpu();
     shared.measuring.store(false, Ordering::Release);
     shared.stop.store(true, Ordering::Release);
     bar.finish();
@@ -721,6 +725,10 @@ pub(crate) fn timeline(cfg: &Config, shared: &Shared, what: &str) -> io::Result<
         server_cpu_us: cpu0.zip(cpu1).map(|(a, b)| b.total_us - a.total_us),
         server_cpu: cpu0.zip(cpu1).map(|(a, b)| b.since(a)),
         client_cpu_us: self0.zip(self1).map(|(a, b)| b - a),
+        machine_cpus: machine0.zip(machine1).map(|(a, b)| {
+            let us = end.duration_since(t0).as_secs_f64().max(1e-9) * 1e6;
+            ((b.busy_us - a.busy_us) / us, (b.steal_us - a.steal_us) / us)
+        }),
     })
 }
 
@@ -844,6 +852,12 @@ pub(crate) fn base_report(cfg: &Config, w: &Window) -> Report {
     }
     if let Some(cpu) = &w.server_cpu {
         server_tree_fields(&mut r, cpu);
+    }
+    if let Some((busy, steal)) = w.machine_cpus {
+        // Other work on a shared machine shows here: what the machine was
+        // busy with beyond the server and the generator.
+        r.float(fields::MACHINE_CPUS_BUSY, busy);
+        r.float(fields::MACHINE_CPUS_STEAL, steal);
     }
     r
 }

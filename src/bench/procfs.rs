@@ -185,6 +185,39 @@ pub(crate) fn tree_rss_kib(pid: u32, anon: bool) -> Option<u64> {
     Some(root + tree[1..].iter().filter_map(|&p| read(p)).sum::<u64>())
 }
 
+/// The whole machine's CPU time so far, in microseconds summed over its
+/// CPUs: busy (user, nice, system, irq, softirq) and stolen by the
+/// hypervisor (steal), from the `cpu` line of `/proc/stat` (proc(5)).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MachineCpu {
+    pub busy_us: f64,
+    pub steal_us: f64,
+}
+
+pub(crate) fn machine_cpu() -> Option<MachineCpu> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_machine_cpu(stat.lines().next()?)
+}
+
+fn parse_machine_cpu(line: &str) -> Option<MachineCpu> {
+    let mut f = line.strip_prefix("cpu ")?.split_whitespace();
+    let mut next = || -> Option<u64> { f.next()?.parse().ok() };
+    let (user, nice, system, _idle, _iowait, irq, softirq) = (
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+    );
+    let steal = next().unwrap_or(0);
+    Some(MachineCpu {
+        busy_us: ticks_to_us(user + nice + system + irq + softirq),
+        steal_us: ticks_to_us(steal),
+    })
+}
+
 /// Resident set size of `pid` in KiB (`VmRSS` in `/proc/PID/status`).
 pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     status_kib(pid, "VmRSS:")
@@ -227,6 +260,15 @@ mod tests {
         let line = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 5 0 0";
         assert_eq!(parse_stat_cpu(line), Some(10));
         assert_eq!(parse_stat_ppid(line), Some(1));
+    }
+
+    #[test]
+    fn machine_cpu_line() {
+        let m = parse_machine_cpu("cpu  100 2 30 900 7 1 10 5 0 0").unwrap();
+        assert_eq!(m.busy_us, 143.0 * 1e4);
+        assert_eq!(m.steal_us, 5.0 * 1e4);
+        assert!(parse_machine_cpu("cpu0 1 2 3 4 5 6 7 8").is_none());
+        assert!(machine_cpu().is_some());
     }
 
     #[test]

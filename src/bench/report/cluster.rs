@@ -47,21 +47,31 @@ fn loops(server: &str, workers: f64) -> f64 {
 }
 
 /// What limited a row, from its median CPU uses: the generator's thread
-/// ("generator"), the machine's CPUs, full between the server and the
-/// generator ("CPUs"), the server's own loops ("server"), or nothing that
-/// CPU time shows ("–": latency, or stalls of the machine).
+/// ("generator"), the machine's CPUs, full with the server, the generator
+/// and any other work on the machine ("CPUs"), the server's own loops
+/// ("server"), or nothing that CPU time shows ("–": latency, or stalls of
+/// the machine). `machine` is the whole machine's busy CPUs; without it
+/// (older results) the server and the generator stand for the machine.
 fn bound_by(
     server_use: Option<f64>,
     generator: Option<f64>,
+    machine: Option<f64>,
     loops: f64,
     cpus: f64,
 ) -> &'static str {
-    match (server_use, generator) {
-        (_, Some(g)) if g >= BUSY => "generator",
-        (Some(s), Some(g)) if s + g >= BUSY * cpus => "CPUs",
-        (Some(s), _) if s >= BUSY * loops => "server",
+    let busy = machine.or_else(|| Some(server_use? + generator?));
+    match (server_use, generator, busy) {
+        (_, Some(g), _) if g >= BUSY => "generator",
+        (_, _, Some(m)) if m >= BUSY * cpus => "CPUs",
+        (Some(s), _, _) if s >= BUSY * loops => "server",
         _ => "–",
     }
+}
+
+/// The machine's busy CPUs beyond the server and the generator in one run.
+fn other_work(run: &Value) -> Option<f64> {
+    let busy = get(run, fields::MACHINE_CPUS_BUSY)?;
+    Some(busy - get(run, fields::SERVER_CPU_UTIL)? - generator_use(run)?)
 }
 
 /// One work: its scenario, its rate's field and its CPU field.
@@ -141,16 +151,18 @@ impl<'a> Report<'a> {
     fn cluster_table(&mut self, work: &Work, cpus: f64) {
         let sc = work.scenario;
         self.p(format!(
-            "| server | runs | {} | ÷ Node cluster RR | ÷ one Node | {} | ÷ Node cluster RR | acceptor share | server CPU use | generator CPU use | bound by |",
+            "| server | runs | {} | ÷ Node cluster RR | ÷ one Node | {} | ÷ Node cluster RR | acceptor share | server CPU use | generator CPU use | other work, CPUs | bound by |",
             work.rate_title, work.cpu_title
         ));
-        self.p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        self.p(
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        );
         let workers = self.cluster_workers();
         for sv in self.cluster_servers() {
             let mut row = vec![cluster_name(sv).to_owned()];
             if self.unavailable.contains(&sv) {
                 row.push("unavailable".to_owned());
-                row.extend(std::iter::repeat_n("–".to_owned(), 9));
+                row.extend(std::iter::repeat_n("–".to_owned(), 10));
                 self.p(format!("| {} |", row.join(" | ")));
                 continue;
             }
@@ -159,6 +171,8 @@ impl<'a> Report<'a> {
             let share = self.cluster_med(sc, sv, |r| get(r, fields::SERVER_ACCEPTOR_SHARE));
             let server_use = self.med(sc, sv, fields::SERVER_CPU_UTIL);
             let generator = self.cluster_med(sc, sv, generator_use);
+            let machine = self.med(sc, sv, fields::MACHINE_CPUS_BUSY);
+            let other = self.cluster_med(sc, sv, other_work);
             row.extend([
                 self.runs.count(sc, sv).to_string(),
                 fmt(rate),
@@ -169,7 +183,8 @@ impl<'a> Report<'a> {
                 percent(share),
                 percent(server_use),
                 percent(generator),
-                bound_by(server_use, generator, loops(sv, workers), cpus).to_owned(),
+                other.map_or_else(|| "–".to_owned(), |o| to_fixed(o.max(0.0), 2)),
+                bound_by(server_use, generator, machine, loops(sv, workers), cpus).to_owned(),
             ]);
             self.p(format!("| {} |", row.join(" | ")));
         }
@@ -207,7 +222,7 @@ impl<'a> Report<'a> {
             self.cluster_table(&CONNECT, cpus);
         }
         self.p(format!(
-            "Bound by: *generator*, its thread used ≥ {}% of a CPU and could not ask for more; *CPUs*, the server and the generator together used ≥ {}% of the {} CPUs, so the generator got what the server left and its share bounds the rate; *server*, the server's loops used ≥ {}% of a CPU each; *–*, none of these (latency, or stalls of the machine).",
+            "Other work: what the machine's CPUs were busy with (`/proc/stat`) beyond the server and the generator: other processes, and the kernel's softirq work for loopback packets, which no process is charged for. Bound by: *generator*, its thread used ≥ {}% of a CPU and could not ask for more; *CPUs*, the machine was ≥ {}% busy over its {} CPUs (server, generator and other work), so the generator got what the rest left and its share bounds the rate; *server*, the server's loops used ≥ {}% of a CPU each; *–*, none of these (latency, or stalls of the machine).",
             fmt(Some(100.0 * BUSY)),
             fmt(Some(100.0 * BUSY)),
             cpus,
