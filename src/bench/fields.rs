@@ -138,6 +138,10 @@ pub(crate) const CONNECTS: Field = plain("connects", "connections made");
 pub(crate) const CONNS_S: Field = with("conns_s", "connection rate", "conns/s");
 pub(crate) const SERVER_CPU_US_PER_CONN: Field =
     with("server_cpu_us_per_conn", "server CPU per connection", "µs");
+/// Source ports skipped because another socket held them (connect mode
+/// with --sources; absent when none was).
+pub(crate) const SOURCE_PORTS_SKIPPED: Field =
+    plain("source_ports_skipped", "source ports skipped (in use)");
 pub(crate) const ESTABLISHED: Field = plain("established", "established");
 pub(crate) const OPEN_S: Field = with("open_s", "time to open all", "s");
 pub(crate) const SERVER_RSS_BEFORE_KIB: Field =

@@ -251,6 +251,9 @@ pub(crate) struct Shared {
     /// it is up.
     gone_ns: AtomicU64,
     epoch: Instant,
+    /// Connect mode: explicit source ports skipped because another
+    /// socket held them (`EADDRINUSE`), warm-up included.
+    pub ports_skipped: AtomicU64,
     /// TLS: full and resumed handshakes finished in the measured window.
     pub handshakes_full: AtomicU64,
     pub handshakes_resumed: AtomicU64,
@@ -274,6 +277,7 @@ impl Shared {
             alive: AtomicUsize::new(connections),
             gone_ns: AtomicU64::new(0),
             epoch: Instant::now(),
+            ports_skipped: AtomicU64::new(0),
             handshakes_full: AtomicU64::new(0),
             handshakes_resumed: AtomicU64::new(0),
             negotiated: OnceLock::new(),
