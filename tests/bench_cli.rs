@@ -201,6 +201,7 @@ fn server_cpu_counts_every_thread_and_the_acceptor_apart() {
         connect.contains("\"server_acceptor\": \"thread netloop-acceptor\""),
         "{connect}"
     );
+    assert_eq!(int(&connect, "server_workers"), 2, "{connect}");
     let share = float(&connect, "server_acceptor_share");
     assert!((0.0..=1.0).contains(&share), "{connect}");
     assert!(
@@ -275,6 +276,9 @@ fn server_cpu_covers_a_node_clusters_primary_and_workers() {
     ]);
     // The primary and two workers, the primary being the acceptor.
     assert_eq!(int(&connect, "server_processes"), 3, "{connect}");
+    assert_eq!(int(&connect, "server_workers"), 2, "{connect}");
+    let busiest = float(&connect, "server_busiest_worker_share");
+    assert!((0.5..=1.0).contains(&busiest), "{connect}");
     assert!(
         connect.contains("\"server_acceptor\": \"primary process\""),
         "{connect}"
@@ -682,15 +686,15 @@ fn report_has_the_cluster_rows_ratios_and_targets() {
         "  CLUSTER_SERVERS='node netloop-t1 netloop-t2-rr netloop-t2-shared node-cluster-rr node-cluster-shared' \\",
         "## Scale-out (cluster)",
         "### Ping-pong, closed loop",
-        "| netloop, 1 thread (`echo --threads 1`) | 1 | 110,000 | 1.22× | 1.83× | 5.00 | 0.50× | – | 55.0% | 90.0% | 0.60 | generator |",
-        "| Node `cluster`, 2 workers, SCHED_NONE (`node_cluster_echo.js`) | 1 | 100,000 | 1.11× | 1.67× | 12.0 | 1.20× | 0.500% | 120% | 70.0% | 0.00 | CPUs |",
+        "| netloop, 1 thread (`echo --threads 1`) | 1 | 110,000 | 1.22× | 1.83× | 5.00 | 0.50× | – | – | 55.0% | 90.0% | 0.60 | generator |",
+        "| Node `cluster`, 2 workers, SCHED_NONE (`node_cluster_echo.js`) | 1 | 100,000 | 1.11× | 1.67× | 12.0 | 1.20× | 0.500% | – | 120% | 70.0% | 0.00 | CPUs |",
         "### Connect + echo + close",
-        "| Node `net`, one process (`node_echo.js`) | 1 | 9,000 | 1.13× | 1.00× | 105 | 0.70× | – | 94.5% | 20.0% | – | server |",
-        "| netloop, 2 threads, round-robin (`--policy round-robin`) | 1 | 20,000 | 2.50× | 2.22× | 40.0 | 0.27× | 25.0% | 80.0% | 100% | – | generator |",
-        "| Node `cluster`, 2 workers, SCHED_RR (`node_cluster_echo.js`) | 1 | 8,000 | 1.00× | 0.89× | 150 | 1.00× | 30.0% | 120% | 25.0% | – | – |",
+        "| Node `net`, one process (`node_echo.js`) | 1 | 9,000 | 1.13× | 1.00× | 105 | 0.70× | – | – | 94.5% | 20.0% | – | server |",
+        "| netloop, 2 threads, round-robin (`--policy round-robin`) | 1 | 20,000 | 2.50× | 2.22× | 40.0 | 0.27× | 25.0% | 52.0% | 80.0% | 100% | – | generator |",
+        "| Node `cluster`, 2 workers, SCHED_RR (`node_cluster_echo.js`) | 1 | 8,000 | 1.00× | 0.89× | 150 | 1.00× | 30.0% | 55.0% | 120% | 25.0% | – | – |",
         // Other work on the machine (1.95 CPUs busy, 0.77 + 0.875 of them
         // the server's and the generator's) fills the CPUs.
-        "| netloop, 2 threads, shared (`--policy shared`) | 1 | 22,000 | 2.75× | 2.44× | 35.0 | 0.23× | – | 77.0% | 87.5% | 0.30 | CPUs |",
+        "| netloop, 2 threads, shared (`--policy shared`) | 1 | 22,000 | 2.75× | 2.44× | 35.0 | 0.23× | – | – | 77.0% | 87.5% | 0.30 | CPUs |",
         "| netloop: 2 threads round-robin ÷ 1 thread | 1.09× | 0.95× |",
         "| Node: cluster SCHED_NONE ÷ one process | 1.67× | 1.11× |",
         "| cluster: server CPU per request, netloop 2 threads round-robin ≤ 0.6× Node cluster round-robin | met | 6.00 vs 10.0 µs (0.60×) |",

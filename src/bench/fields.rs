@@ -109,6 +109,16 @@ pub(crate) const SERVER_ACCEPTOR: Field = text("server_acceptor", "server accept
 /// The acceptor's CPU over the measured window, part of server_cpu_s.
 pub(crate) const SERVER_ACCEPTOR_CPU_S: Field =
     with("server_acceptor_cpu_s", "server acceptor CPU", "s");
+/// The server's workers: Node's cluster workers (the tree's child
+/// processes) or netloop's cluster worker threads.
+pub(crate) const SERVER_WORKERS: Field = plain("server_workers", "server workers");
+/// The busiest worker's part of the workers' CPU over the window: 0.5 for
+/// two even workers, 1 when one did all the work.
+pub(crate) const SERVER_BUSIEST_WORKER_SHARE: Field = field(
+    "server_busiest_worker_share",
+    "busiest worker's share of the workers' CPU",
+    Unit::Percent,
+);
 /// The whole machine over the measured window, in CPUs (1.5 is one CPU
 /// and a half): busy (this run's server and generator and any other work
 /// on the machine), and stolen by the hypervisor (`/proc/stat`).

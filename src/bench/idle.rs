@@ -244,7 +244,7 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
         r.int(fields::SERVER_RSS_AFTER_CLOSE_KIB, c);
     }
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
-        let cpu = b.since(a);
+        let cpu = b.since(&a);
         r.float(
             fields::SERVER_CPU_US_PER_CONN,
             cpu.total_us / (done.max(1)) as f64,

@@ -726,8 +726,11 @@ pub(crate) fn timeline(cfg: &Config, shared: &Shared, what: &str) -> io::Result<
         bytes,
         errors: shared.errors.load(Ordering::Relaxed),
         first_error,
-        server_cpu_us: cpu0.zip(cpu1).map(|(a, b)| b.total_us - a.total_us),
-        server_cpu: cpu0.zip(cpu1).map(|(a, b)| b.since(a)),
+        server_cpu_us: cpu0
+            .as_ref()
+            .zip(cpu1.as_ref())
+            .map(|(a, b)| b.total_us - a.total_us),
+        server_cpu: cpu0.zip(cpu1).map(|(a, b)| b.since(&a)),
         client_cpu_us: self0.zip(self1).map(|(a, b)| b - a),
         machine_cpus: machine0.zip(machine1).map(|(a, b)| {
             let us = end.duration_since(t0).as_secs_f64().max(1e-9) * 1e6;
@@ -875,6 +878,12 @@ pub(crate) fn server_tree_fields(r: &mut Report, cpu: &procfs::ServerCpu) {
         if cpu.total_us > 0.0 {
             r.float(fields::SERVER_ACCEPTOR_SHARE, us / cpu.total_us);
         }
+    }
+    if !cpu.workers.is_empty() {
+        r.int(fields::SERVER_WORKERS, cpu.workers.len() as u64);
+    }
+    if let Some(share) = cpu.busiest_worker_share() {
+        r.float(fields::SERVER_BUSIEST_WORKER_SHARE, share);
     }
 }
 

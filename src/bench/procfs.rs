@@ -104,7 +104,7 @@ impl Acceptor {
 }
 
 /// A server's CPU time at one moment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct ServerCpu {
     /// User + system microseconds of every thread of every process of the
     /// tree.
@@ -113,52 +113,94 @@ pub(crate) struct ServerCpu {
     pub processes: usize,
     /// The acceptor's part of `total_us`, when the server has one.
     pub acceptor: Option<(Acceptor, f64)>,
+    /// Each worker's part, by pid or thread id: the child processes of a
+    /// tree (Node's cluster workers), else the threads named as netloop's
+    /// cluster workers; empty for a server with neither.
+    pub workers: Vec<(u32, f64)>,
 }
 
+/// The thread names (`comm`) of netloop's cluster workers,
+/// "netloop-worker-N" cut to 15 bytes.
+const WORKER_THREAD: &str = "netloop-worker";
+
 /// The CPU time of the server `pid`: the whole process tree (a process
-/// that forks workers is measured with them), and its acceptor's part: the
+/// that forks workers is measured with them), its acceptor's part (the
 /// primary process when the tree has several, else the threads named as
-/// netloop's acceptor, if any. `None` when `pid` cannot be read.
+/// netloop's acceptor, if any), and each worker's. `None` when `pid`
+/// cannot be read.
 pub(crate) fn server_cpu(pid: u32) -> Option<ServerCpu> {
     let root = cpu_us(pid)?;
     let tree = process_tree(pid);
-    let total_us = root + tree[1..].iter().filter_map(|&p| cpu_us(p)).sum::<f64>();
-    let acceptor = if tree.len() > 1 {
-        Some((Acceptor::Primary, root))
+    let children: Vec<(u32, f64)> = tree[1..]
+        .iter()
+        .filter_map(|&p| Some((p, cpu_us(p)?)))
+        .collect();
+    let total_us = root + children.iter().map(|(_, us)| us).sum::<f64>();
+    let (acceptor, workers) = if tree.len() > 1 {
+        (Some((Acceptor::Primary, root)), children)
     } else {
-        named_threads_cpu_us(pid, ACCEPTOR_THREAD).map(|us| (Acceptor::Thread, us))
+        let acceptor = named_threads_cpu_us(pid, ACCEPTOR_THREAD);
+        let acceptor = (!acceptor.is_empty())
+            .then(|| (Acceptor::Thread, acceptor.iter().map(|(_, us)| us).sum()));
+        (acceptor, named_threads_cpu_us(pid, WORKER_THREAD))
     };
     Some(ServerCpu {
         total_us,
         processes: tree.len(),
         acceptor,
+        workers,
     })
 }
 
 impl ServerCpu {
     /// The CPU used from `earlier` to this reading, as a `ServerCpu` of
     /// differences (the acceptor's only when both readings found the same
-    /// kind of acceptor).
-    pub(crate) fn since(self, earlier: ServerCpu) -> ServerCpu {
+    /// kind of acceptor; the workers found in both).
+    pub(crate) fn since(self, earlier: &ServerCpu) -> ServerCpu {
         let acceptor = match (self.acceptor, earlier.acceptor) {
             (Some((k, b)), Some((j, a))) if k == j => Some((k, b - a)),
             _ => None,
         };
+        let workers = self
+            .workers
+            .iter()
+            .filter_map(|&(id, b)| {
+                let (_, a) = earlier.workers.iter().find(|(e, _)| *e == id)?;
+                Some((id, b - a))
+            })
+            .collect();
         ServerCpu {
             total_us: self.total_us - earlier.total_us,
             processes: self.processes,
             acceptor,
+            workers,
         }
+    }
+
+    /// The busiest worker's part of the workers' CPU (1 / workers when
+    /// they are even); `None` without two workers or without CPU used.
+    pub(crate) fn busiest_worker_share(&self) -> Option<f64> {
+        let sum: f64 = self.workers.iter().map(|(_, us)| us).sum();
+        if self.workers.len() < 2 || sum <= 0.0 {
+            return None;
+        }
+        let max = self.workers.iter().map(|(_, us)| *us).fold(0.0, f64::max);
+        Some(max / sum)
     }
 }
 
-/// CPU microseconds of the threads of `pid` whose name starts with
-/// `prefix` (`/proc/PID/task/TID/comm` and `.../stat`); `None` when there
-/// is no such thread.
-fn named_threads_cpu_us(pid: u32, prefix: &str) -> Option<f64> {
-    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut found = None;
+/// CPU microseconds of each thread of `pid` whose name starts with
+/// `prefix` (`/proc/PID/task/TID/comm` and `.../stat`), by thread id in
+/// order.
+fn named_threads_cpu_us(pid: u32, prefix: &str) -> Vec<(u32, f64)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
     for task in dir.filter_map(Result::ok) {
+        let Some(tid) = task.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
         let path = task.path();
         let named = std::fs::read_to_string(path.join("comm"))
             .is_ok_and(|comm| comm.trim_end().starts_with(prefix));
@@ -169,9 +211,10 @@ fn named_threads_cpu_us(pid: u32, prefix: &str) -> Option<f64> {
             .ok()
             .and_then(|s| parse_stat_cpu(&s));
         if let Some(t) = ticks {
-            *found.get_or_insert(0.0) += ticks_to_us(t);
+            found.push((tid, ticks_to_us(t)));
         }
     }
+    found.sort_by_key(|&(tid, _)| tid);
     found
 }
 
@@ -295,6 +338,27 @@ mod tests {
         assert_eq!(cpu.processes, 1);
         assert_eq!(cpu.acceptor.map(|(k, _)| k), Some(Acceptor::Thread));
         assert!(cpu.total_us >= cpu.acceptor.map_or(0.0, |(_, us)| us));
+        assert!(cpu.workers.is_empty());
+    }
+
+    #[test]
+    fn the_busiest_workers_share() {
+        let cpu = |workers: Vec<(u32, f64)>| ServerCpu {
+            total_us: 100.0,
+            processes: 1,
+            acceptor: None,
+            workers,
+        };
+        assert_eq!(
+            cpu(vec![(1, 30.0), (2, 10.0)]).busiest_worker_share(),
+            Some(0.75)
+        );
+        assert_eq!(cpu(vec![(1, 30.0)]).busiest_worker_share(), None);
+        assert_eq!(cpu(vec![(1, 0.0), (2, 0.0)]).busiest_worker_share(), None);
+        // A worker that went away between the readings is left out.
+        let later = cpu(vec![(1, 50.0), (2, 40.0)]);
+        let earlier = cpu(vec![(1, 30.0), (3, 10.0)]);
+        assert_eq!(later.since(&earlier).workers, vec![(1, 20.0)]);
     }
 
     #[test]

@@ -156,24 +156,25 @@ impl<'a> Report<'a> {
     fn cluster_table(&mut self, work: &Work, cpus: f64) {
         let sc = work.scenario;
         self.p(format!(
-            "| server | runs | {} | ÷ Node cluster RR | ÷ one Node | {} | ÷ Node cluster RR | acceptor share | server CPU use | generator CPU use | other work, CPUs | bound by |",
+            "| server | runs | {} | ÷ Node cluster RR | ÷ one Node | {} | ÷ Node cluster RR | acceptor share | busiest worker | server CPU use | generator CPU use | other work, CPUs | bound by |",
             work.rate_title, work.cpu_title
         ));
         self.p(
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         );
         let workers = self.cluster_workers();
         for sv in self.cluster_servers() {
             let mut row = vec![cluster_name(sv).to_owned()];
             if self.unavailable.contains(&sv) {
                 row.push("unavailable".to_owned());
-                row.extend(std::iter::repeat_n("–".to_owned(), 10));
+                row.extend(std::iter::repeat_n("–".to_owned(), 11));
                 self.p(format!("| {} |", row.join(" | ")));
                 continue;
             }
             let rate = self.med(sc, sv, work.rate);
             let cpu = self.med(sc, sv, work.cpu);
             let share = self.cluster_med(sc, sv, |r| get(r, fields::SERVER_ACCEPTOR_SHARE));
+            let busiest = self.med(sc, sv, fields::SERVER_BUSIEST_WORKER_SHARE);
             let server_use = self.med(sc, sv, fields::SERVER_CPU_UTIL);
             let generator = self.cluster_med(sc, sv, generator_use);
             let machine = self.med(sc, sv, fields::MACHINE_CPUS_BUSY);
@@ -186,6 +187,7 @@ impl<'a> Report<'a> {
                 fmt(cpu),
                 ratio(cpu, self.med(sc, REFERENCE, work.cpu)),
                 percent(share),
+                percent(busiest),
                 percent(server_use),
                 percent(generator),
                 other.map_or_else(|| "–".to_owned(), |o| to_fixed(o.max(0.0), 2)),
@@ -227,7 +229,7 @@ impl<'a> Report<'a> {
             self.cluster_table(&CONNECT, cpus);
         }
         self.p(format!(
-            "Other work: what the machine's CPUs were busy with (`/proc/stat`) beyond the server and the generator: other processes, and the kernel's softirq work for loopback packets, which no process is charged for. Bound by: *generator*, its thread used ≥ {}% of a CPU and could not ask for more; *CPUs*, the machine was ≥ {}% busy over its {} CPUs (server, generator and other work), so the generator got what the rest left and its share bounds the rate; *server*, the server's loops used ≥ {}% of a CPU each; *–*, none of these (latency, or stalls of the machine).",
+            "Busiest worker: its part of the CPU the workers used (50% is an even spread over two; Node's workers are processes, netloop's threads). Other work: what the machine's CPUs were busy with (`/proc/stat`) beyond the server and the generator: other processes, and the kernel's softirq work for loopback packets, which no process is charged for. Bound by: *generator*, its thread used ≥ {}% of a CPU and could not ask for more; *CPUs*, the machine was ≥ {}% busy over its {} CPUs (server, generator and other work), so the generator got what the rest left and its share bounds the rate; *server*, the server's loops used ≥ {}% of a CPU each; *–*, none of these (latency, or stalls of the machine).",
             fmt(Some(100.0 * BUSY)),
             fmt(Some(100.0 * BUSY)),
             cpus,
