@@ -73,10 +73,12 @@ fn bound_by(
     }
 }
 
-/// The machine's busy CPUs beyond the server and the generator in one run.
+/// The machine's busy CPUs beyond the server and the generator in one run
+/// (never below zero: the processes' CPU is counted in 10 ms ticks, the
+/// machine's in its own, and the two can disagree by a tick or two).
 fn other_work(run: &Value) -> Option<f64> {
     let busy = get(run, fields::MACHINE_CPUS_BUSY)?;
-    Some(busy - get(run, fields::SERVER_CPU_UTIL)? - generator_use(run)?)
+    Some((busy - get(run, fields::SERVER_CPU_UTIL)? - generator_use(run)?).max(0.0))
 }
 
 /// One work: its scenario, its rate's field and its CPU field.
@@ -190,7 +192,7 @@ impl<'a> Report<'a> {
                 percent(busiest),
                 percent(server_use),
                 percent(generator),
-                other.map_or_else(|| "–".to_owned(), |o| to_fixed(o.max(0.0), 2)),
+                other.map_or_else(|| "–".to_owned(), |o| to_fixed(o, 2)),
                 bound_by(server_use, generator, machine, loops(sv, workers), cpus).to_owned(),
             ]);
             self.p(format!("| {} |", row.join(" | ")));
