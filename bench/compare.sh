@@ -7,6 +7,8 @@
 #   bench/compare.sh --update             # ... and rewrite BENCHMARKS.md
 #   SERVERS="netloop tokio" SCENARIOS=pingpong bench/compare.sh
 #   SERVERS="netloop node bun-net" SCENARIOS=tls bench/compare.sh   # TLS only
+#   SCENARIOS=cluster ROUNDS=3 DURATION=4 bench/compare.sh   # the cluster rows only
+#   CLUSTER=1 bench/compare.sh            # the default run and the cluster rows
 #
 # The report (`netloop bench report`, Markdown) goes to $RESULTS/report.md,
 # beside the raw results; `--update` (or OUT=BENCHMARKS.md) writes
@@ -45,6 +47,19 @@
 # Bun's node:tls); the others have no TLS peer and sit these out. The
 # certificates are made for the run by `netloop tls-cert` in
 # $RESULTS/tls, never committed; the generator trusts them with --ca.
+#
+# Cluster (SCENARIOS word `cluster`, or CLUSTER=1 to add it to the
+# others; not in the default run): clusterpingpong and clusterconnect, the
+# pingpong and connect work above (CONNS, CONNECT_CONNS, SIZE), run over
+# CLUSTER_SERVERS instead of SERVERS: node (one Node process, the
+# reference), netloop-t1 (`netloop echo --threads 1`), netloop-t2-rr and
+# netloop-t2-shared (`--threads 2 --policy round-robin|shared`), and
+# node-cluster-rr and node-cluster-shared (bench/peers/node_cluster_echo.js:
+# Node's cluster, 2 workers, SCHED_RR or SCHED_NONE). Nothing is pinned in
+# these rows: the servers use every CPU and the generator (one thread)
+# shares them, as issue 11's figures were measured. The server's CPU is
+# its whole process tree (Node's primary and workers), and the acceptor's
+# part (netloop's acceptor thread, Node's primary) is reported apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,9 +91,13 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SERVERS=${SERVERS:-"netloop mio tokio node bun-net bun-listen"}
 SCENARIOS=${SCENARIOS:-"pingpong rate stream connect idle timers tls"}
-# `tls` stands for every TLS scenario.
+CLUSTER_SERVERS=${CLUSTER_SERVERS:-"node netloop-t1 netloop-t2-rr netloop-t2-shared node-cluster-rr node-cluster-shared"}
+CLUSTER_WORKERS=2                  # threads of netloop-t2-*, workers of node-cluster-*
+if [ -n "${CLUSTER:-}" ] && [ "${CLUSTER:-}" != 0 ]; then SCENARIOS="$SCENARIOS cluster"; fi
+# `tls` stands for every TLS scenario, `cluster` for both cluster ones.
 TLS_SCENARIOS="tlsecdsa tlsrsa tlsresume tlsbulk tlsidle"
-SCENARIOS=$(echo " $SCENARIOS " | sed "s/ tls / $TLS_SCENARIOS /" | xargs)
+CLUSTER_SCENARIOS="clusterpingpong clusterconnect"
+SCENARIOS=$(echo " $SCENARIOS " | sed "s/ tls / $TLS_SCENARIOS /; s/ cluster / $CLUSTER_SCENARIOS /" | xargs)
 RESULTS=${RESULTS:-bench/results/$(date +%Y%m%d-%H%M%S)}
 if [ -n "$UPDATE" ]; then
   OUT=${OUT:-BENCHMARKS.md}
@@ -93,6 +112,8 @@ say() { echo "compare: $*" | tee -a "$LOG" >&2; }
 
 selected() { case " $SERVERS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 tls_scenario() { case $1 in tls*) return 0 ;; *) return 1 ;; esac; }
+cluster_scenario() { case $1 in cluster*) return 0 ;; *) return 1 ;; esac; }
+any_cluster() { case " $SCENARIOS " in *" cluster"*) return 0 ;; *) return 1 ;; esac; }
 any_tls() { case " $SCENARIOS " in *" tls"*) return 0 ;; *) return 1 ;; esac; }
 
 # ----- build ---------------------------------------------------------------
@@ -123,9 +144,11 @@ if selected netloop-base && { [ -z "$NETLOOP_BASE" ] || [ ! -x "$NETLOOP_BASE" ]
   UNAVAILABLE="$UNAVAILABLE netloop-base"
 fi
 NODE=$(command -v node || true)
-[ -n "$NODE" ] || UNAVAILABLE="$UNAVAILABLE node"
+[ -n "$NODE" ] || UNAVAILABLE="$UNAVAILABLE node node-cluster-rr node-cluster-shared"
 BUN=""
-case " $SERVERS " in
+# Bun serves plain and TLS rows only: a cluster-only run does not look for it.
+any_plain() { for sc in $SCENARIOS; do cluster_scenario "$sc" || return 0; done; return 1; }
+any_plain && case " $SERVERS " in
   *" bun-"*)
     BUN=$(command -v bun || true)
     if [ -z "$BUN" ]; then
@@ -190,9 +213,11 @@ fi
 SPID=""
 SPORT=""
 # start_server KIND [CERT KEY]: with a certificate, the kind's TLS server.
+# With PIN_NONE=1 (the cluster rows) the server is not pinned.
 start_server() {
   local kind=$1 out="$RESULTS/server-$1.out" cert=${2:-} key=${3:-}
-  local cmd
+  local cmd pin=("${PIN_SERVER[@]}")
+  [ -z "${PIN_NONE:-}" ] || pin=()
   if [ -n "$cert" ]; then
     case $kind in
       netloop) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet --tls-cert "$cert" --tls-key "$key") ;;
@@ -209,11 +234,16 @@ start_server() {
     node) cmd=("$NODE" bench/peers/node_echo.js 0) ;;
     bun-net) cmd=("$BUN" bench/peers/node_echo.js 0) ;;
     bun-listen) cmd=("$BUN" bench/peers/bun_listen_echo.js 0) ;;
+    netloop-t1) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet --threads 1) ;;
+    netloop-t2-rr) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet --threads "$CLUSTER_WORKERS" --policy round-robin) ;;
+    netloop-t2-shared) cmd=("$NETLOOP" echo --host 127.0.0.1 --port 0 --quiet --threads "$CLUSTER_WORKERS" --policy shared) ;;
+    node-cluster-rr) cmd=("$NODE" bench/peers/node_cluster_echo.js 0 "$CLUSTER_WORKERS" rr) ;;
+    node-cluster-shared) cmd=("$NODE" bench/peers/node_cluster_echo.js 0 "$CLUSTER_WORKERS" shared) ;;
     *) say "unknown server $kind"; return 1 ;;
   esac
   fi
   : > "$out"
-  "${PIN_SERVER[@]}" "${cmd[@]}" >"$out" 2>&1 &
+  "${pin[@]}" "${cmd[@]}" >"$out" 2>&1 &
   SPID=$!
   for _ in $(seq 100); do
     grep -q 'listening on' "$out" && break
@@ -226,22 +256,35 @@ start_server() {
     return 1
   fi
 }
+# The server's child processes (Node's cluster workers), by parent pid.
+children_of() { { ps -o pid= --ppid "$1" 2>/dev/null || true; } | xargs; }
 stop_server() {
   if [ -n "$SPID" ]; then
+    local kids
+    kids=$(children_of "$SPID")
     kill "$SPID" 2>/dev/null || true
     wait "$SPID" 2>/dev/null || true
+    # Node's primary takes its workers along on SIGTERM; make sure, by
+    # their pids, before the next server starts.
+    for k in $kids; do
+      for _ in $(seq 50); do kill -0 "$k" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$k" 2>/dev/null || true
+    done
   fi
   SPID=""
 }
 trap stop_server EXIT
 
-load() { "${PIN_CLIENT[@]}" "$NETLOOP" bench "$@" --json -q; }
+load() {
+  if [ -n "${PIN_NONE:-}" ]; then "$NETLOOP" bench "$@" --json -q
+  else "${PIN_CLIENT[@]}" "$NETLOOP" bench "$@" --json -q; fi
+}
 # A run's figures for the log line, without the format version, timestamp
 # and command line every report opens with, nor the settings that repeat
 # the command (label, server, sizes, TLS parameters).
 figures() {
   tr -d '\n' < "$1" | sed -E 's/"format_version".*"command": \[[^]]*\], //;
-    s/"(mode|label|server|connections|size|threads|server_pid|sources|tls[a-z_]*)": ("[^"]*"|[0-9.]+), //g' | cut -c1-160
+    s/"(mode|label|server|connections|size|threads|server_pid|server_processes|server_acceptor|sources|tls[a-z_]*)": ("[^"]*"|[0-9.]+), //g' | cut -c1-160
 }
 
 run_one() {
@@ -256,6 +299,8 @@ run_one() {
     local ca="$TLS_DIR/$alg-cert.pem"
     start_server "$kind" "$ca" "$TLS_DIR/$alg-key.pem" || return 0
     local tls=(--tls --ca "$ca")
+  elif cluster_scenario "$scenario"; then
+    PIN_NONE=1 start_server "$kind" || return 0
   else
     start_server "$kind" || return 0
   fi
@@ -267,6 +312,8 @@ run_one() {
     rate) load pingpong "${common[@]}" "${timed[@]}" -c "$CONNS" -s "$SIZE" --rate "$RATE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     stream) load stream "${common[@]}" "${timed[@]}" -c "$STREAM_CONNS" -s "$STREAM_SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     connect) load connect "${common[@]}" "${timed[@]}" -c "$CONNECT_CONNS" -s "$SIZE" --sources "$CONNECT_SOURCES" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    clusterpingpong) PIN_NONE=1 load pingpong "${common[@]}" "${timed[@]}" -c "$CONNS" -s "$SIZE" --pipeline "$PIPELINE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
+    clusterconnect) PIN_NONE=1 load connect "${common[@]}" "${timed[@]}" -c "$CONNECT_CONNS" -s "$SIZE" --sources "$CONNECT_SOURCES" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     idle) load idle "${common[@]}" -c "$IDLE_CONNS" -s "$SIZE" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     tlsecdsa | tlsrsa) load connect "${common[@]}" "${timed[@]}" "${tls[@]}" -c "$TLS_CONNS" -s "$SIZE" --sources "$CONNECT_SOURCES" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
     tlsresume) load connect "${common[@]}" "${timed[@]}" "${tls[@]}" --tls-resume -c "$TLS_CONNS" -s "$SIZE" --sources "$CONNECT_SOURCES" >"$file.tmp" 2>>"$LOG" || ok=$? ;;
@@ -303,18 +350,23 @@ run_timers() {
 
 # ----- the run ---------------------------------------------------------------
 START=$(date +%s)
+# Other work on the machine shows in the load average: kept for the report.
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
   for scenario in $SCENARIOS; do
     if [ "$scenario" = timers ]; then
       run_timers "$round"
       continue
     fi
-    for kind in $SERVERS; do
+    kinds=$SERVERS
+    if cluster_scenario "$scenario"; then kinds=$CLUSTER_SERVERS; fi
+    for kind in $kinds; do
       run_one "$round" "$scenario" "$kind"
     done
   done
 done
 ELAPSED=$(( $(date +%s) - START ))
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 say "runs took ${ELAPSED}s; results in $RESULTS"
 
 # ----- the report --------------------------------------------------------------
@@ -329,6 +381,12 @@ say "runs took ${ELAPSED}s; results in $RESULTS"
   echo "PINNED=$([ -n "${UNPINNED:-}" ] && echo no || echo "server CPU $SERVER_CPU, generator CPU $CLIENT_CPU")"
   echo "SERVERS=$SERVERS"
   echo "SCENARIOS=$SCENARIOS"
+  if any_cluster; then
+    echo "CLUSTER_SERVERS=$CLUSTER_SERVERS"
+    echo "CLUSTER_WORKERS=$CLUSTER_WORKERS NPROC=$(nproc)"
+  fi
+  echo "LOADAVG_START=$LOADAVG_START"
+  echo "LOADAVG_END=$LOADAVG_END"
   echo "UNAVAILABLE=$UNAVAILABLE"
   echo "ELAPSED=$ELAPSED"
   echo "NODE_VERSION=$([ -n "$NODE" ] && "$NODE" --version || echo none)"

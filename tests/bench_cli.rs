@@ -29,8 +29,14 @@ impl Drop for Guard {
 }
 
 fn echo_server() -> (Guard, u16) {
+    echo_server_with(&[])
+}
+
+/// `netloop echo` with more options (`--threads 2`).
+fn echo_server_with(options: &[&str]) -> (Guard, u16) {
     let mut child = Command::new(BIN)
         .args(["echo", "--host", "127.0.0.1", "--port", "0", "--quiet"])
+        .args(options)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -168,6 +174,119 @@ fn idle_holds_every_connection_and_reads_the_servers_memory() {
     assert_eq!(int(&idle, "established"), 200, "{idle}");
     assert_eq!(int(&idle, "errors"), 0, "{idle}");
     assert!(idle.contains("\"idle_kib_per_conn\": "), "{idle}");
+}
+
+#[test]
+fn server_cpu_counts_every_thread_and_the_acceptor_apart() {
+    // Round robin: one process, and its acceptor thread's CPU reported as
+    // a part of the server's.
+    let (server, port) = echo_server_with(&["--threads", "2", "--policy", "round-robin"]);
+    let pid = server.0.id().to_string();
+    let port = port.to_string();
+    let connect = bench(&[
+        "connect",
+        "-p",
+        &port,
+        "-c",
+        "4",
+        "-d",
+        "0.5",
+        "-w",
+        "0",
+        "--server-pid",
+        &pid,
+    ]);
+    assert_eq!(int(&connect, "server_processes"), 1, "{connect}");
+    assert!(
+        connect.contains("\"server_acceptor\": \"thread netloop-acceptor\""),
+        "{connect}"
+    );
+    assert_eq!(int(&connect, "server_workers"), 2, "{connect}");
+    let share = float(&connect, "server_acceptor_share");
+    assert!((0.0..=1.0).contains(&share), "{connect}");
+    assert!(
+        float(&connect, "server_acceptor_cpu_s") <= float(&connect, "server_cpu_s"),
+        "{connect}"
+    );
+    drop(server);
+
+    // Shared: no acceptor, so no acceptor fields.
+    let (server, port) = echo_server_with(&["--threads", "2", "--policy", "shared"]);
+    let pid = server.0.id().to_string();
+    let pingpong = bench(&[
+        "pingpong",
+        "-p",
+        &port.to_string(),
+        "-c",
+        "4",
+        "-d",
+        "0.3",
+        "-w",
+        "0",
+        "--server-pid",
+        &pid,
+    ]);
+    assert_eq!(int(&pingpong, "server_processes"), 1, "{pingpong}");
+    assert!(!pingpong.contains("server_acceptor"), "{pingpong}");
+}
+
+/// Node's cluster (bench/peers/node_cluster_echo.js): a primary and its
+/// workers, stopped with SIGTERM (the primary takes its workers along)
+/// when the test ends.
+struct NodeCluster(Child);
+
+impl Drop for NodeCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn server_cpu_covers_a_node_clusters_primary_and_workers() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peers/node_cluster_echo.js");
+    let mut child = Command::new("node")
+        .arg(script)
+        .args(["0", "2", "rr"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn node (Node 20 on PATH)");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let cluster = NodeCluster(child);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on 127.0.0.1:"), "{line:?}");
+    let port = line.trim().rsplit(':').next().unwrap().to_owned();
+    let pid = cluster.0.id().to_string();
+    let connect = bench(&[
+        "connect",
+        "-p",
+        &port,
+        "-c",
+        "4",
+        "-d",
+        "0.5",
+        "-w",
+        "0",
+        "--server-pid",
+        &pid,
+    ]);
+    // The primary and two workers, the primary being the acceptor.
+    assert_eq!(int(&connect, "server_processes"), 3, "{connect}");
+    assert_eq!(int(&connect, "server_workers"), 2, "{connect}");
+    let busiest = float(&connect, "server_busiest_worker_share");
+    assert!((0.5..=1.0).contains(&busiest), "{connect}");
+    assert!(
+        connect.contains("\"server_acceptor\": \"primary process\""),
+        "{connect}"
+    );
+    assert!(
+        float(&connect, "server_acceptor_cpu_s") <= float(&connect, "server_cpu_s"),
+        "{connect}"
+    );
 }
 
 #[test]
@@ -541,6 +660,55 @@ fn report_of_a_directory_without_settings_says_which_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn report_has_the_cluster_rows_ratios_and_targets() {
+    // A cluster-only run (tests/fixtures/bench-results-cluster): one
+    // round of each server; ratios to Node's cluster with round-robin,
+    // the acceptor's share, what bounded each row, and issue 11's targets.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-results-cluster");
+    let out = Command::new(BIN)
+        .args(["bench", "report"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = md.lines().collect();
+    for expected in [
+        "- Not pinned (the cluster rows): the servers and the load generator (`netloop bench`, mio, one thread) shared the CPUs; a fresh server process serves each run.",
+        "- Load average (1, 5, 15 min): 1.50 1.20 0.90 at the start, 2.00 1.50 1.00 at the end.",
+        "  CLUSTER_SERVERS='node netloop-t1 netloop-t2-rr netloop-t2-shared node-cluster-rr node-cluster-shared' \\",
+        "## Scale-out (cluster)",
+        "### Ping-pong, closed loop",
+        "| netloop, 1 thread (`echo --threads 1`) | 1 | 110,000 | 1.22× | 1.83× | 5.00 | 0.50× | – | – | 55.0% | 90.0% | 0.60 | generator |",
+        "| Node `cluster`, 2 workers, SCHED_NONE (`node_cluster_echo.js`) | 1 | 100,000 | 1.11× | 1.67× | 12.0 | 1.20× | 0.500% | – | 120% | 70.0% | 0.00 | CPUs |",
+        "### Connect + echo + close",
+        "| Node `net`, one process (`node_echo.js`) | 1 | 9,000 | 1.13× | 1.00× | 105 | 0.70× | – | – | 94.5% | 20.0% | – | server |",
+        "| netloop, 2 threads, round-robin (`--policy round-robin`) | 1 | 20,000 | 2.50× | 2.22× | 40.0 | 0.27× | 25.0% | 52.0% | 80.0% | 100% | – | generator |",
+        "| Node `cluster`, 2 workers, SCHED_RR (`node_cluster_echo.js`) | 1 | 8,000 | 1.00× | 0.89× | 150 | 1.00× | 30.0% | 55.0% | 120% | 25.0% | – | – |",
+        // Other work on the machine (1.95 CPUs busy, 0.77 + 0.875 of them
+        // the server's and the generator's) fills the CPUs.
+        "| netloop, 2 threads, shared (`--policy shared`) | 1 | 22,000 | 2.75× | 2.44× | 35.0 | 0.23× | – | – | 77.0% | 87.5% | 0.30 | CPUs |",
+        "| netloop: 2 threads round-robin ÷ 1 thread | 1.09× | 0.95× |",
+        "| Node: cluster SCHED_NONE ÷ one process | 1.67× | 1.11× |",
+        "| cluster: server CPU per request, netloop 2 threads round-robin ≤ 0.6× Node cluster round-robin | met | 6.00 vs 10.0 µs (0.60×) |",
+        "| cluster: server CPU per connection, netloop 2 threads round-robin ≤ 0.4× Node cluster round-robin | met | 40.0 vs 150 µs (0.27×) |",
+        // Other work took 0.60 CPUs during the 1-thread ping-pong run and
+        // none during the 2-thread one: not the same conditions.
+        "| cluster: netloop 2 threads, round-robin: throughput ≥ its 1-thread figure | **not met**, but inconclusive: other work differed | 120,000 vs 110,000 req/s (1.09×, other work 0.00 vs 0.60 CPUs); 20,000 vs 21,000 conns/s (0.95×) |",
+        "| cluster: netloop 2 threads, shared: throughput ≥ its 1-thread figure | met | 125,000 vs 110,000 req/s (1.14×); 22,000 vs 21,000 conns/s (1.05×) |",
+        "| cluster: the acceptor's own share of server CPU reported | met | connect, round-robin: netloop's acceptor thread 25.0%, Node's primary 30.0% of the server's CPU |",
+    ] {
+        assert!(lines.contains(&expected), "missing {expected:?} in:\n{md}");
+    }
+    // The cluster rows are not pinned, whatever the plain rows were.
+    assert!(md.contains("**Nothing is pinned**"), "{md}");
 }
 
 #[test]

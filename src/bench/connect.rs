@@ -63,6 +63,10 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     super::tls_fields(&mut r, cfg, &shared);
     r.int(fields::SOURCES, n_sources.max(1) as u64);
     r.int(fields::CONNECTS, w.requests);
+    let skipped = shared.ports_skipped.load(Ordering::Relaxed);
+    if skipped > 0 {
+        r.int(fields::SOURCE_PORTS_SKIPPED, skipped);
+    }
     r.float(fields::CONNS_S, w.requests as f64 / w.elapsed.as_secs_f64());
     super::latency_fields(&mut r, &hist);
     if let Some(cpu) = w.server_cpu_us {
@@ -117,6 +121,30 @@ impl PortCycle {
     }
 }
 
+/// Source ports tried for one connection before its failure counts: a
+/// port that another socket on the machine holds (another program's
+/// generator using the same range, or a 4-tuple still in use) fails with
+/// `EADDRINUSE`, which says nothing about the server; the next port in
+/// the cycle is tried instead, and the skip is counted.
+const PORT_TRIES: usize = 8;
+
+fn connect_skipping_busy_ports(
+    addr: std::net::SocketAddr,
+    ports: &mut PortCycle,
+    shared: &Shared,
+) -> std::io::Result<mio::net::TcpStream> {
+    let mut tries = 1;
+    loop {
+        match net::connect_from(addr, ports.next()) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < PORT_TRIES => {
+                shared.ports_skipped.fetch_add(1, Ordering::Relaxed);
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn worker(
     addr: std::net::SocketAddr,
     mut ports: PortCycle,
@@ -148,7 +176,7 @@ fn worker(
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut open = |slot: &mut Slot, i: usize, poll: &Poll| -> std::io::Result<()> {
-        let tcp = net::connect_from(addr, ports.next())?;
+        let tcp = connect_skipping_busy_ports(addr, &mut ports, shared)?;
         let mut s = Stream::new(tcp, tls)?;
         slot.generation += 1;
         let token = Token(i | ((slot.generation as usize) << SLOT_BITS));

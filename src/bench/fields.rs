@@ -96,6 +96,45 @@ pub(crate) const SERVER_CPU_UTIL: Field = field("server_cpu_util", "server CPU u
 pub(crate) const SERVER_CPU_US_PER_REQ: Field =
     with("server_cpu_us_per_req", "server CPU per request", "µs");
 
+// The server as a whole (every mode with --server-pid). The server CPU
+// fields count every thread of the server's process and of the processes
+// descended from it (Node's cluster workers).
+
+/// Processes in the server's tree (1, or a cluster's primary and workers).
+pub(crate) const SERVER_PROCESSES: Field = plain("server_processes", "server processes");
+/// What the acceptor is: "thread netloop-acceptor" (netloop's round-robin
+/// acceptor) or "primary process" (the tree's root, Node's cluster
+/// primary). Absent when the server has neither.
+pub(crate) const SERVER_ACCEPTOR: Field = text("server_acceptor", "server acceptor");
+/// The acceptor's CPU over the measured window, part of server_cpu_s.
+pub(crate) const SERVER_ACCEPTOR_CPU_S: Field =
+    with("server_acceptor_cpu_s", "server acceptor CPU", "s");
+/// The server's workers: Node's cluster workers (the tree's child
+/// processes) or netloop's cluster worker threads.
+pub(crate) const SERVER_WORKERS: Field = plain("server_workers", "server workers");
+/// The busiest worker's part of the workers' CPU over the window: 0.5 for
+/// two even workers, 1 when one did all the work.
+pub(crate) const SERVER_BUSIEST_WORKER_SHARE: Field = field(
+    "server_busiest_worker_share",
+    "busiest worker's share of the workers' CPU",
+    Unit::Percent,
+);
+/// The whole machine over the measured window, in CPUs (1.5 is one CPU
+/// and a half): busy (this run's server and generator and any other work
+/// on the machine), and stolen by the hypervisor (`/proc/stat`).
+pub(crate) const MACHINE_CPUS_BUSY: Field = with("machine_cpus_busy", "machine CPUs busy", "CPUs");
+pub(crate) const MACHINE_CPUS_STEAL: Field = with(
+    "machine_cpus_steal",
+    "machine CPUs stolen by the host",
+    "CPUs",
+);
+/// server_acceptor_cpu_s / server_cpu_s.
+pub(crate) const SERVER_ACCEPTOR_SHARE: Field = field(
+    "server_acceptor_share",
+    "server acceptor's share of its CPU",
+    Unit::Percent,
+);
+
 // Stream.
 
 pub(crate) const BYTES: Field = with("bytes", "echoed", "B");
@@ -109,6 +148,10 @@ pub(crate) const CONNECTS: Field = plain("connects", "connections made");
 pub(crate) const CONNS_S: Field = with("conns_s", "connection rate", "conns/s");
 pub(crate) const SERVER_CPU_US_PER_CONN: Field =
     with("server_cpu_us_per_conn", "server CPU per connection", "µs");
+/// Source ports skipped because another socket held them (connect mode
+/// with --sources; absent when none was).
+pub(crate) const SOURCE_PORTS_SKIPPED: Field =
+    plain("source_ports_skipped", "source ports skipped (in use)");
 pub(crate) const ESTABLISHED: Field = plain("established", "established");
 pub(crate) const OPEN_S: Field = with("open_s", "time to open all", "s");
 pub(crate) const SERVER_RSS_BEFORE_KIB: Field =

@@ -36,9 +36,10 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     let pid = args.server_pid;
     let mut bar = Progress::new(args.out.quiet, "idle");
 
-    let rss0 = pid.and_then(procfs::rss_kib);
-    let anon0 = pid.and_then(procfs::rss_anon_kib);
-    let cpu0 = pid.and_then(procfs::cpu_us);
+    // The server's whole process tree (a cluster's primary and workers).
+    let rss0 = pid.and_then(|p| procfs::tree_rss_kib(p, false));
+    let anon0 = pid.and_then(|p| procfs::tree_rss_kib(p, true));
+    let cpu0 = pid.and_then(procfs::server_cpu);
 
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
@@ -189,15 +190,15 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
     }
     // Let the server finish whatever it defers (close callbacks, timers).
     std::thread::sleep(Duration::from_secs(1));
-    let rss1 = pid.and_then(procfs::rss_kib);
-    let anon1 = pid.and_then(procfs::rss_anon_kib);
-    let cpu1 = pid.and_then(procfs::cpu_us);
+    let rss1 = pid.and_then(|p| procfs::tree_rss_kib(p, false));
+    let anon1 = pid.and_then(|p| procfs::tree_rss_kib(p, true));
+    let cpu1 = pid.and_then(procfs::server_cpu);
     if !args.hold.is_zero() {
         std::thread::sleep(args.hold);
     }
     drop(streams);
     std::thread::sleep(Duration::from_secs(1));
-    let rss2 = pid.and_then(procfs::rss_kib);
+    let rss2 = pid.and_then(|p| procfs::tree_rss_kib(p, false));
 
     let mut r = Report::new();
     r.str(fields::MODE, cfg.mode.name());
@@ -243,10 +244,12 @@ pub(crate) fn run(cfg: &Config) -> std::io::Result<Run> {
         r.int(fields::SERVER_RSS_AFTER_CLOSE_KIB, c);
     }
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
+        let cpu = b.since(&a);
         r.float(
             fields::SERVER_CPU_US_PER_CONN,
-            (b - a) / (done.max(1)) as f64,
+            cpu.total_us / (done.max(1)) as f64,
         );
+        super::server_tree_fields(&mut r, &cpu);
     }
     let failure = (failed > 0).then(|| {
         let first = first_error

@@ -33,8 +33,11 @@
 //! `500ms`, `2m`; a bare number is seconds). `--host` may be a name: it is
 //! looked up once, before any connection, so the run measures the server
 //! and not the resolver. With `--server-pid` the server's CPU time
-//! (utime + stime from `/proc/PID/stat`, all threads) over the measured
-//! window is divided by the work done. A progress bar is drawn on a
+//! (utime + stime from `/proc/PID/stat`, all threads, of the process and
+//! of every process descended from it: a cluster's primary and workers)
+//! over the measured window is divided by the work done; the part of it
+//! spent by the acceptor (netloop's round-robin acceptor thread, or the
+//! primary of a process tree) is reported on its own. A progress bar is drawn on a
 //! terminal, plain lines otherwise; the result is a table, or with
 //! `--json` one JSON object on stdout for scripts; `--hdr-log FILE` writes
 //! the latency histogram in HdrHistogram's interval log format.
@@ -248,6 +251,9 @@ pub(crate) struct Shared {
     /// it is up.
     gone_ns: AtomicU64,
     epoch: Instant,
+    /// Connect mode: explicit source ports skipped because another
+    /// socket held them (`EADDRINUSE`), warm-up included.
+    pub ports_skipped: AtomicU64,
     /// TLS: full and resumed handshakes finished in the measured window.
     pub handshakes_full: AtomicU64,
     pub handshakes_resumed: AtomicU64,
@@ -271,6 +277,7 @@ impl Shared {
             alive: AtomicUsize::new(connections),
             gone_ns: AtomicU64::new(0),
             epoch: Instant::now(),
+            ports_skipped: AtomicU64::new(0),
             handshakes_full: AtomicU64::new(0),
             handshakes_resumed: AtomicU64::new(0),
             negotiated: OnceLock::new(),
@@ -608,10 +615,16 @@ pub(crate) struct Window {
     /// Failures over the whole run, warm-up included.
     pub errors: u64,
     pub first_error: Option<String>,
-    /// Server CPU microseconds over the window (with `--server-pid`).
+    /// Server CPU microseconds over the window (with `--server-pid`):
+    /// every thread of its process tree.
     pub server_cpu_us: Option<f64>,
+    /// The same window's server CPU in full: processes, and the
+    /// acceptor's part.
+    pub server_cpu: Option<procfs::ServerCpu>,
     /// Load-generator CPU microseconds over the window (this process).
     pub client_cpu_us: Option<f64>,
+    /// The whole machine's CPUs busy and stolen over the window, in CPUs.
+    pub machine_cpus: Option<(f64, f64)>,
 }
 
 /// Drive a timed run: wait for every worker to connect, warm up, measure,
@@ -648,8 +661,9 @@ pub(crate) fn timeline(cfg: &Config, shared: &Shared, what: &str) -> io::Result<
         bar.warmup(start.elapsed(), warmup);
     }
     let pid = args.server_pid;
-    let cpu0 = pid.and_then(procfs::cpu_us);
+    let cpu0 = pid.and_then(procfs::server_cpu);
     let self0 = procfs::cpu_us(std::process::id());
+    let machine0 = procfs::machine_cpu();
     let req0 = shared.requests.load(Ordering::Relaxed);
     let bytes0 = shared.bytes.load(Ordering::Relaxed);
     shared.measuring.store(true, Ordering::Release);
@@ -673,8 +687,9 @@ pub(crate) fn timeline(cfg: &Config, shared: &Shared, what: &str) -> io::Result<
     let end = Instant::now();
     let requests = shared.requests.load(Ordering::Relaxed) - req0;
     let bytes = shared.bytes.load(Ordering::Relaxed) - bytes0;
-    let cpu1 = pid.and_then(procfs::cpu_us);
+    let cpu1 = pid.and_then(procfs::server_cpu);
     let self1 = procfs::cpu_us(std::process::id());
+    let machine1 = procfs::machine_cpu();
     shared.measuring.store(false, Ordering::Release);
     shared.stop.store(true, Ordering::Release);
     bar.finish();
@@ -711,8 +726,16 @@ pub(crate) fn timeline(cfg: &Config, shared: &Shared, what: &str) -> io::Result<
         bytes,
         errors: shared.errors.load(Ordering::Relaxed),
         first_error,
-        server_cpu_us: cpu0.zip(cpu1).map(|(a, b)| b - a),
+        server_cpu_us: cpu0
+            .as_ref()
+            .zip(cpu1.as_ref())
+            .map(|(a, b)| b.total_us - a.total_us),
+        server_cpu: cpu0.zip(cpu1).map(|(a, b)| b.since(&a)),
         client_cpu_us: self0.zip(self1).map(|(a, b)| b - a),
+        machine_cpus: machine0.zip(machine1).map(|(a, b)| {
+            let us = end.duration_since(t0).as_secs_f64().max(1e-9) * 1e6;
+            ((b.busy_us - a.busy_us) / us, (b.steal_us - a.steal_us) / us)
+        }),
     })
 }
 
@@ -834,7 +857,34 @@ pub(crate) fn base_report(cfg: &Config, w: &Window) -> Report {
     if let Some(c) = w.client_cpu_us {
         r.float(fields::CLIENT_CPU_S, c / 1e6);
     }
+    if let Some(cpu) = &w.server_cpu {
+        server_tree_fields(&mut r, cpu);
+    }
+    if let Some((busy, steal)) = w.machine_cpus {
+        // Other work on a shared machine shows here: what the machine was
+        // busy with beyond the server and the generator.
+        r.float(fields::MACHINE_CPUS_BUSY, busy);
+        r.float(fields::MACHINE_CPUS_STEAL, steal);
+    }
     r
+}
+
+/// The server's processes and its acceptor's CPU over a window.
+pub(crate) fn server_tree_fields(r: &mut Report, cpu: &procfs::ServerCpu) {
+    r.int(fields::SERVER_PROCESSES, cpu.processes as u64);
+    if let Some((kind, us)) = cpu.acceptor {
+        r.str(fields::SERVER_ACCEPTOR, kind.name());
+        r.float(fields::SERVER_ACCEPTOR_CPU_S, us / 1e6);
+        if cpu.total_us > 0.0 {
+            r.float(fields::SERVER_ACCEPTOR_SHARE, us / cpu.total_us);
+        }
+    }
+    if !cpu.workers.is_empty() {
+        r.int(fields::SERVER_WORKERS, cpu.workers.len() as u64);
+    }
+    if let Some(share) = cpu.busiest_worker_share() {
+        r.float(fields::SERVER_BUSIEST_WORKER_SHARE, share);
+    }
 }
 
 /// The TLS settings and what the handshakes negotiated (nothing without

@@ -20,6 +20,7 @@ use super::fields::{self, Field};
 use super::json::{self, Value};
 use super::output::group;
 
+mod cluster;
 mod tls;
 
 #[derive(clap::Args, Debug)]
@@ -72,8 +73,11 @@ struct Settings {
     lines: Vec<String>,
 }
 
-const WHOLE_LINE: [&str; 10] = [
+const WHOLE_LINE: [&str; 13] = [
     "SERVERS",
+    "CLUSTER_SERVERS",
+    "LOADAVG_START",
+    "LOADAVG_END",
     "TLS_UNAVAILABLE",
     "NETLOOP_BASE",
     "SCENARIOS",
@@ -228,8 +232,8 @@ impl Runs {
     }
 }
 
-/// `SCENARIO-SERVER-ROUND.json`: SCENARIO in lower case, SERVER lower case
-/// and dashes, ROUND digits.
+/// `SCENARIO-SERVER-ROUND.json`: SCENARIO in lower case, SERVER lower case,
+/// digits and dashes (`netloop-t2-rr`), ROUND digits.
 fn run_name(file: &str) -> Option<(&str, &str)> {
     let stem = file.strip_suffix(".json")?;
     let (rest, round) = stem.rsplit_once('-')?;
@@ -239,7 +243,9 @@ fn run_name(file: &str) -> Option<(&str, &str)> {
         && !scenario.is_empty()
         && scenario.bytes().all(|c| c.is_ascii_lowercase())
         && !server.is_empty()
-        && server.bytes().all(|c| c.is_ascii_lowercase() || c == b'-');
+        && server
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
     ok.then_some((scenario, server))
 }
 
@@ -533,6 +539,7 @@ impl<'a> Report<'a> {
     fn render(mut self, machine: &Machine, notes: Option<&str>) -> String {
         self.header(machine);
         self.scenarios();
+        self.cluster(machine.cpus);
         self.targets();
         if let Some(notes) = notes {
             self.p(notes.trim_end());
@@ -565,7 +572,13 @@ impl<'a> Report<'a> {
             s.or("BUN_VERSION", "?")
         ));
         const GENERATOR: &str = "the load generator (`netloop bench`, mio, one thread)";
-        if s.get("PINNED") == Some("no") {
+        let any_cluster = self.runs.0.keys().any(|sc| sc.starts_with("cluster"));
+        let only_cluster = any_cluster && self.runs.0.keys().all(|sc| sc.starts_with("cluster"));
+        if only_cluster {
+            self.p(format!(
+                "- Not pinned (the cluster rows): the servers and {GENERATOR} shared the CPUs; a fresh server process serves each run."
+            ));
+        } else if s.get("PINNED") == Some("no") {
             self.p(format!(
                 "- Not pinned (taskset or a second CPU was missing): the server and {GENERATOR} shared the CPUs; a fresh server process serves each run."
             ));
@@ -580,11 +593,19 @@ impl<'a> Report<'a> {
             self.p(format!(
                 "- The server under test is pinned to {pinned}; a fresh server process serves each run."
             ));
+            if any_cluster {
+                self.p("- The Scale-out (cluster) rows are not pinned: see there.");
+            }
         }
         self.p(format!(
             "- Run took {} s. Other work on the machine was not stopped: treat differences under ~5% as noise.",
             s.or("ELAPSED", "?")
         ));
+        if let (Some(a), Some(b)) = (s.get("LOADAVG_START"), s.get("LOADAVG_END")) {
+            self.p(format!(
+                "- Load average (1, 5, 15 min): {a} at the start, {b} at the end."
+            ));
+        }
         self.p("");
         self.p("## Command");
         self.p("");
@@ -621,6 +642,9 @@ impl<'a> Report<'a> {
             "  SCENARIOS={} \\",
             sh_quote(s.or("SCENARIOS", DEFAULT_SCENARIOS))
         ));
+        if let Some(cluster) = s.get("CLUSTER_SERVERS") {
+            self.p(format!("  CLUSTER_SERVERS={} \\", sh_quote(cluster)));
+        }
         if self.servers.contains(&"netloop-base") {
             let base = s.or("NETLOOP_BASE", "path/to/base/netloop");
             self.p(format!("  NETLOOP_BASE={} \\", sh_quote(base)));
@@ -968,6 +992,7 @@ impl<'a> Report<'a> {
             );
         }
         self.tls_targets(&mut t);
+        self.cluster_targets(&mut t);
         self.p("## Targets");
         self.p("");
         self.p("| target | status | netloop vs reference |");
@@ -1074,12 +1099,16 @@ mod tests {
             Some(("pingpong", "netloop-base"))
         );
         assert_eq!(run_name("timers-bun-1.json"), Some(("timers", "bun")));
+        assert_eq!(
+            run_name("clusterconnect-netloop-t2-rr-3.json"),
+            Some(("clusterconnect", "netloop-t2-rr"))
+        );
         for bad in [
             "settings.txt",
             "pingpong-netloop.json",
             "pingpong-netloop-x.json",
             "Ping-netloop-1.json",
-            "pingpong-net1oop-1.json",
+            "pingpong-Netloop-1.json",
             "pingpong--1.json",
             "pingpong-netloop-1.json.tmp",
         ] {

@@ -58,14 +58,14 @@ struct TlsTarget {
     node: Option<f64>,
 }
 
-fn get(run: &Value, f: Field) -> Option<f64> {
+pub(super) fn get(run: &Value, f: Field) -> Option<f64> {
     run.get(f.key)
         .and_then(Value::as_f64)
         .filter(|x| x.is_finite())
 }
 
 /// The generator's CPU use: its CPU seconds over the measured seconds.
-fn generator_use(run: &Value) -> Option<f64> {
+pub(super) fn generator_use(run: &Value) -> Option<f64> {
     Some(get(run, fields::CLIENT_CPU_S)? / get(run, fields::DURATION_S)?)
 }
 

@@ -66,7 +66,10 @@
 //!   reads from it on the way, so no byte the client sent early is lost
 //!   or reordered. A worker whose loop is busy gets at most 64 connections
 //!   it has not adopted yet; the others take the next ones. Costs one
-//!   wake-up of the worker's loop per connection.
+//!   wake-up of the worker's loop per connection (none for a hand-off
+//!   that joins one still queued), and the acceptor thread's own wake-up
+//!   for each burst of new connections: on a 2-CPU machine about 13 µs of
+//!   CPU per connection (`docs/scaling.md`).
 //! - [`Policy::Shared`]: each worker's server has a socket of its own on
 //!   the same port (`SO_REUSEPORT`), and the kernel spreads connections
 //!   across them by a hash of the addresses. Nothing is in between, so

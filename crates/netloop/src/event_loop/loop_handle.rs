@@ -59,21 +59,36 @@ impl Posts {
     }
 
     /// Queue `job`, or hand it back if the loop has closed the queue.
-    fn push(&self, job: Job) -> std::result::Result<(), Job> {
+    /// `Ok(true)` when the loop must be woken for it (see `push_with`).
+    fn push(&self, job: Job) -> std::result::Result<bool, Job> {
         self.push_with(job, |job| job)
     }
 
     /// Queue the job `make(value)`, or hand `value` back, unwrapped, if the
     /// loop has closed the queue: the caller keeps what it meant to send
     /// (a connection that must not be lost) instead of a boxed closure.
-    fn push_with<T>(&self, value: T, make: impl FnOnce(T) -> Job) -> std::result::Result<(), T> {
+    ///
+    /// `Ok(true)` when the queue was empty: only then must the caller wake
+    /// the loop. A job that joins a queue that already holds one needs no
+    /// wake-up of its own (libuv's `uv_async_send` coalesces the same way,
+    /// with its `pending` flag, `src/unix/async.c`): whoever queued the
+    /// first job wakes the loop after queueing it, and the loop takes the
+    /// whole queue at once after every poll (`run_posts`), so this job is
+    /// taken with that one. A loop about to wait cannot miss it either:
+    /// it does not block while `in_flight` (raised here, under the lock)
+    /// is non-zero. Without this, a busy producer (the cluster's acceptor,
+    /// one post per connection) writes the loop's eventfd once per job,
+    /// a system call and an epoll wake-up each, for a loop that is going
+    /// to take them all in one batch anyway.
+    fn push_with<T>(&self, value: T, make: impl FnOnce(T) -> Job) -> std::result::Result<bool, T> {
         let mut queue = self.lock();
         if queue.closed {
             return Err(value);
         }
+        let first = queue.jobs.is_empty();
         queue.jobs.push_back(make(value));
         self.in_flight.fetch_add(1, Ordering::Release);
-        Ok(())
+        Ok(first)
     }
 
     /// True while posts wait to be run.
@@ -220,8 +235,10 @@ impl LoopHandle {
     /// ```
     pub fn post(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
         match self.remote.posts.push(Box::new(f)) {
-            Ok(()) => {
-                self.remote.wake();
+            Ok(first) => {
+                if first {
+                    self.remote.wake();
+                }
                 Ok(())
             }
             Err(job) => {
@@ -240,10 +257,13 @@ impl LoopHandle {
         value: T,
         f: impl FnOnce(T) + Send + 'static,
     ) -> std::result::Result<(), T> {
-        self.remote
+        let first = self
+            .remote
             .posts
             .push_with(value, move |value| Box::new(move || f(value)))?;
-        self.remote.wake();
+        if first {
+            self.remote.wake();
+        }
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
-use crate::util::{guard, listen_local, Log};
+use crate::util::{guard, keep_alive, listen_local, Log};
 use netloop::net::{self, Socket};
 use netloop::{next_tick, Error, ErrorCode};
 
@@ -306,4 +306,49 @@ fn a_loop_stopped_by_an_unhandled_error_drops_its_queued_posts() {
     assert!(dropped.load(Ordering::SeqCst), "the queued post was kept");
     let refused = kept.unwrap().post(|| {}).expect_err("closed");
     assert_eq!(refused.code(), ErrorCode::ERR_LOOP_CLOSED);
+}
+
+/// Only a post into an empty queue wakes the loop (as libuv's
+/// `uv_async_send` coalesces): a lone post to a loop asleep in its poll
+/// must still wake it, every time, and a burst behind it must all run.
+/// A thread alternates the two 300 times; a lost wake-up would leave a
+/// lone post waiting for the 10 s failure guard.
+#[test]
+fn a_lone_post_always_wakes_the_loop_and_a_burst_all_runs() {
+    const ROUNDS: usize = 300;
+    const BURST: usize = 20;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let woken = Arc::new(AtomicUsize::new(0));
+    let (ran2, woken2) = (Arc::clone(&ran), Arc::clone(&woken));
+    netloop::run(move || {
+        // Keeps the loop waiting in its poll between posts until the
+        // thread is done (and fails the test after 10 s).
+        let keep = keep_alive("lone posts and bursts");
+        let done = netloop::channel(move |()| keep.cancel());
+        let handle = netloop::loop_handle();
+        thread::spawn(move || {
+            let (tx, rx) = mpsc::channel();
+            for _ in 0..ROUNDS {
+                let tx = tx.clone();
+                handle.post(move || tx.send(()).unwrap()).unwrap();
+                if rx.recv_timeout(std::time::Duration::from_secs(10)).is_err() {
+                    break;
+                }
+                woken2.fetch_add(1, Ordering::SeqCst);
+                for _ in 0..BURST {
+                    let ran = Arc::clone(&ran2);
+                    handle
+                        .post(move || {
+                            ran.fetch_add(1, Ordering::SeqCst);
+                        })
+                        .unwrap();
+                }
+            }
+            done.send(()).unwrap();
+        });
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(woken.load(Ordering::SeqCst), ROUNDS);
+    assert_eq!(ran.load(Ordering::SeqCst), ROUNDS * BURST);
 }
