@@ -328,10 +328,18 @@ mod tests {
         // socket tests); a thread named as the library names its acceptor.
         let me = std::process::id();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
         let named = std::thread::Builder::new()
             .name("netloop-acceptor".to_owned())
-            .spawn(move || rx.recv())
+            .spawn(move || {
+                // std names the OS thread from inside the new thread,
+                // before this closure runs: once it says so, /proc shows
+                // the name (reading earlier raced with it under load).
+                let _ = ready_tx.send(());
+                rx.recv()
+            })
             .expect("spawn a thread");
+        ready.recv().expect("the thread started");
         let cpu = server_cpu(me).expect("own process");
         drop(tx);
         let _ = named.join();
