@@ -32,15 +32,15 @@
 //!     },
 //! )
 //! .expect("the workers started");
-//! let (a, b) = (rx.recv().unwrap(), rx.recv().unwrap());
+//! let (a, b) = (rx.recv().expect("a worker reports"), rx.recv().expect("a worker reports"));
 //! assert_eq!(a, b);
 //!
 //! // Round robin: sequential clients go to the workers in turn.
 //! let mut answers = Vec::new();
 //! for _ in 0..4 {
-//!     let mut c = std::net::TcpStream::connect(a).unwrap();
+//!     let mut c = std::net::TcpStream::connect(a).expect("connect");
 //!     let mut answer = String::new();
-//!     std::io::Read::read_to_string(&mut c, &mut answer).unwrap();
+//!     std::io::Read::read_to_string(&mut c, &mut answer).expect("read");
 //!     answers.push(answer);
 //! }
 //! assert_eq!(answers[0], answers[2]);
@@ -412,9 +412,9 @@ where
 ///
 /// let (tx, rx) = std::sync::mpsc::channel();
 /// let client = std::thread::spawn(move || {
-///     let addr = rx.recv().unwrap();
+///     let addr = rx.recv().expect("a worker reports");
 ///     let mut greeting = String::new();
-///     std::net::TcpStream::connect(addr).unwrap().read_to_string(&mut greeting).unwrap();
+///     std::net::TcpStream::connect(addr).expect("connect").read_to_string(&mut greeting).expect("read");
 ///     greeting
 /// });
 /// cluster::run_with(
@@ -429,13 +429,13 @@ where
 ///         });
 ///         server.listen(0, "127.0.0.1")?;
 ///         if worker.id == 0 {
-///             tx.send(server.address().expect("bound")).unwrap();
+///             tx.send(server.address().expect("bound")).expect("the primary listens");
 ///         }
 ///         Ok(())
 ///     },
 /// )
 /// .expect("the workers ended cleanly");
-/// assert_eq!(client.join().unwrap(), "hello");
+/// assert_eq!(client.join().expect("the client thread"), "hello");
 /// ```
 pub fn run_with<F>(opts: ClusterOptions, setup: F) -> Result<()>
 where
@@ -467,7 +467,7 @@ where
 /// cluster::run(2, move |worker| {
 ///     let server = Server::new();
 ///     server.listen(0, "127.0.0.1")?;
-///     tx.send((worker.id, server.address().expect("bound").port())).unwrap();
+///     tx.send((worker.id, server.address().expect("bound").port())).expect("the primary listens");
 ///     both_listen.wait();
 ///     server.close(); // a real server would keep serving
 ///     Ok(())
