@@ -584,11 +584,15 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-results")
 }
 
-#[test]
-fn report_turns_a_results_directory_into_benchmarks_md() {
+/// `netloop bench report` of the fixture results directory `name`: the
+/// Markdown it printed (it must succeed).
+fn report_of(name: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let out = Command::new(BIN)
         .args(["bench", "report"])
-        .arg(fixture())
+        .arg(dir)
         .output()
         .unwrap();
     assert!(
@@ -596,7 +600,12 @@ fn report_turns_a_results_directory_into_benchmarks_md() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let md = String::from_utf8(out.stdout).unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn report_turns_a_results_directory_into_benchmarks_md() {
+    let md = report_of("bench-results");
     let lines: Vec<&str> = md.lines().collect();
     for expected in [
         "# netloop benchmarks",
@@ -667,18 +676,7 @@ fn report_has_the_cluster_rows_ratios_and_targets() {
     // A cluster-only run (tests/fixtures/bench-results-cluster): one
     // round of each server; ratios to Node's cluster with round-robin,
     // the acceptor's share, what bounded each row, and issue 11's targets.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-results-cluster");
-    let out = Command::new(BIN)
-        .args(["bench", "report"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let md = String::from_utf8(out.stdout).unwrap();
+    let md = report_of("bench-results-cluster");
     let lines: Vec<&str> = md.lines().collect();
     for expected in [
         "- Not pinned (the cluster rows): the servers and the load generator (`netloop bench`, mio, one thread) shared the CPUs; a fresh server process serves each run.",
@@ -717,18 +715,7 @@ fn report_has_the_tls_rows_and_targets_with_netloops_row_pending() {
     // made before `netloop echo --tls-cert` existed: netloop's rows say
     // so, Node's resumed handshakes are priced with the full handshakes
     // of the run taken out ((2 s - 2000 × 400 µs) / 4000 = 300 µs).
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-results-tls");
-    let out = Command::new(BIN)
-        .args(["bench", "report"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let md = String::from_utf8(out.stdout).unwrap();
+    let md = report_of("bench-results-tls");
     let lines: Vec<&str> = md.lines().collect();
     for expected in [
         "ROUNDS=1 DURATION=4 WARMUP=1 CONNS=50 SIZE=64 PIPELINE=1 RATE=20000 STREAM_CONNS=1 STREAM_SIZE=65536 CONNECT_CONNS=50 CONNECT_SOURCES=4 IDLE_CONNS=15000 TIMER_COUNT=1000000 TLS_CONNS=50 TLS_IDLE_CONNS=2000 \\",
