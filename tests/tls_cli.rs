@@ -565,20 +565,7 @@ fn echo_tls_shuts_down_gracefully_on_sigterm() {
         ],
         "echo listening on 127.0.0.1:",
     );
-    let mut client = Proc::spawn(
-        "openssl",
-        &[
-            "s_client",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-            "-servername",
-            "localhost",
-            "-verify_return_error",
-            "-CAfile",
-            &pem("ca.pem"),
-            "-quiet",
-        ],
-    );
+    let mut client = s_client(port);
     // Connected once the server says so, and echoing.
     assert!(echo.stdout_line().starts_with("CONNECTED: 127.0.0.1:"));
     client.send(b"ping\n");
@@ -684,20 +671,7 @@ fn nc_ssl_listens_for_openssl_s_client() {
             && line.ends_with(": wrong version number"),
         "{line}"
     );
-    let mut client = Proc::spawn(
-        "openssl",
-        &[
-            "s_client",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-            "-servername",
-            "localhost",
-            "-verify_return_error",
-            "-CAfile",
-            &pem("ca.pem"),
-            "-quiet",
-        ],
-    );
+    let mut client = s_client(port);
     let line = nc.stderr_line();
     assert!(
         line.starts_with("Connection received on 127.0.0.1 "),
@@ -734,4 +708,23 @@ fn nc_ssl_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains(message), "{args:?}");
     }
+}
+
+/// `openssl s_client` to 127.0.0.1:`port` as `localhost`, verifying the
+/// server against the test CA and failing on a bad certificate.
+fn s_client(port: impl std::fmt::Display) -> Proc {
+    Proc::spawn(
+        "openssl",
+        &[
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+            "-verify_return_error",
+            "-CAfile",
+            &pem("ca.pem"),
+            "-quiet",
+        ],
+    )
 }
